@@ -1,0 +1,91 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Drover",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "drover", targets: ["drover"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Pure domain: values, state machines, scheduling, retry decisions. No I/O.
+        .target(name: "DroverCore", swiftSettings: swift6),
+        // The Store protocol, its mutations and an in-memory implementation.
+        .target(name: "DroverStore", dependencies: ["DroverCore"], swiftSettings: swift6),
+        // The embedded default store: one SQLite file in WAL mode.
+        .target(
+            name: "DroverStoreSQLite",
+            dependencies: ["DroverStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swift6),
+        // Codable wire types and job-spec parsing shared by server, agent and CLI.
+        .target(
+            name: "DroverAPI",
+            dependencies: ["DroverCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swift6),
+        // The typed HTTP client used by the agent and the CLI.
+        .target(
+            name: "DroverClient",
+            dependencies: [
+                "DroverAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
+        .target(
+            name: "DroverCoordinator",
+            dependencies: [
+                "DroverCore", "DroverAPI", "DroverStore", "DroverStoreSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
+        .target(
+            name: "DroverAgent",
+            dependencies: [
+                "DroverAPI", "DroverClient",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
+        .executableTarget(
+            name: "drover",
+            dependencies: [
+                "DroverAPI", "DroverClient", "DroverCoordinator", "DroverAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
+        // Test support: a harness that starts real coordinator and agent processes.
+        .target(
+            name: "DroverTesting",
+            dependencies: ["DroverAPI", "DroverClient", "DroverStore"],
+            swiftSettings: swift6),
+        .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore"], swiftSettings: swift6),
+        .testTarget(
+            name: "DroverStoreTests",
+            dependencies: ["DroverStore", "DroverStoreSQLite", "DroverTesting"],
+            swiftSettings: swift6),
+        .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI"], swiftSettings: swift6),
+        .testTarget(
+            name: "DroverAgentTests", dependencies: ["DroverAgent"], swiftSettings: swift6),
+        .testTarget(
+            name: "DroverIntegrationTests",
+            dependencies: ["DroverTesting", "DroverClient", "DroverAPI"],
+            swiftSettings: swift6),
+    ]
+)

@@ -1,0 +1,274 @@
+import DroverCore
+import Foundation
+import Yams
+
+/// Turns a job spec (YAML or JSON, already decoded to ``JSONValue``) into a validated
+/// ``JobSpec``. Every field is checked; unknown fields are refused by name.
+///
+/// ```yaml
+/// name: forecast-train          # letters, digits, . _ -
+/// team: forecasting
+/// kind: batch                   # training | batch
+/// tasks: 24                     # shards of a batch job
+/// command: ["python3", "score.py"]   # or one string, run by /bin/sh -c
+/// env: {HORIZON: "28"}
+/// resources: {cpu: 2, memory: 4GiB, gpu: 0}
+/// priority: 0
+/// constraints: ["zone=eu", "gpu.model!=T4"]
+/// timeout: 30m
+/// maxAttempts: 3
+/// maxLostAttempts: 5
+/// backoff: {initial: 1s, multiplier: 2, max: 5m, jitter: 0.1}
+/// nonRetryableExitCodes: [2]
+/// maxFailedTasks: 0
+/// ```
+public enum JobSpecParser {
+    static let knownFields: Set<String> = [
+        "name", "team", "kind", "tasks", "command", "env", "resources", "priority", "constraints", "timeout",
+        "maxAttempts", "maxLostAttempts", "backoff", "nonRetryableExitCodes", "maxFailedTasks",
+    ]
+
+    /// Parses YAML text (JSON is YAML too).
+    public static func parse(yaml text: String) throws(SpecError) -> JobSpec {
+        let loaded: Any?
+        do { loaded = try Yams.load(yaml: text) } catch {
+            throw SpecError(field: "(top level)", "not valid YAML: \(error)")
+        }
+        return try parse(try JSONValue(any: loaded))
+    }
+
+    /// Validates a decoded spec.
+    public static func parse(_ value: JSONValue) throws(SpecError) -> JobSpec {
+        guard case .object(let fields) = value else {
+            throw SpecError(field: "(top level)", "expected a mapping of job fields, got \(value.typeName)")
+        }
+        if let unknown = fields.keys.filter({ !knownFields.contains($0) }).sorted().first {
+            throw SpecError(field: unknown, "unknown field; known fields are \(knownFields.sorted().joined(separator: ", "))")
+        }
+        let name = try identifier(fields["name"], field: "name", maxLength: 128)
+        let team = try identifier(fields["team"], field: "team", maxLength: 63)
+        let kind: JobKind
+        switch fields["kind"] {
+        case nil: kind = (try optionalInt(fields["tasks"], field: "tasks") ?? 1) > 1 ? .batch : .training
+        case .string(let text)?:
+            guard let parsed = JobKind(rawValue: text) else { throw SpecError(field: "kind", "must be 'training' or 'batch', got '\(text)'") }
+            kind = parsed
+        case let other?: throw SpecError(field: "kind", "must be 'training' or 'batch', got \(other.typeName)")
+        }
+        let taskCount = try optionalInt(fields["tasks"], field: "tasks", range: 1...JobSpec.maxTaskCount) ?? 1
+        if kind == .training && taskCount != 1 {
+            throw SpecError(field: "tasks", "a training job runs one task; use kind: batch for \(taskCount) shards")
+        }
+        let command = try parseCommand(fields["command"])
+        let environment = try parseEnvironment(fields["env"])
+        let resources = try parseResources(fields["resources"])
+        let priority = try optionalInt(fields["priority"], field: "priority", range: -1000...1000) ?? 0
+        let constraints = try parseConstraints(fields["constraints"])
+        let timeout = try optionalDuration(fields["timeout"], field: "timeout")
+        if let timeout, timeout < 1 { throw SpecError(field: "timeout", "must be positive") }
+        var retry = RetryPolicy()
+        retry.maxAttempts = try optionalInt(fields["maxAttempts"], field: "maxAttempts", range: 1...100) ?? retry.maxAttempts
+        retry.maxLostAttempts = try optionalInt(fields["maxLostAttempts"], field: "maxLostAttempts", range: 0...100) ?? retry.maxLostAttempts
+        retry.backoff = try parseBackoff(fields["backoff"])
+        if let codes = fields["nonRetryableExitCodes"] {
+            guard case .array(let items) = codes else { throw SpecError(field: "nonRetryableExitCodes", "expected a list of exit codes, got \(codes.typeName)") }
+            var set = Set<Int32>()
+            for (index, item) in items.enumerated() {
+                set.insert(Int32(try int(item, field: "nonRetryableExitCodes[\(index)]", range: 0...255)))
+            }
+            retry.nonRetryableExitCodes = set
+        }
+        let maxFailedTasks = try optionalInt(fields["maxFailedTasks"], field: "maxFailedTasks", range: 0...JobSpec.maxTaskCount) ?? 0
+        return JobSpec(name: name, team: team, kind: kind, taskCount: taskCount, command: command, environment: environment,
+                       resources: resources, priority: priority, constraints: constraints, retry: retry,
+                       timeoutMilliseconds: timeout, maxFailedTasks: maxFailedTasks)
+    }
+
+    // MARK: - Fields
+
+    static func identifier(_ value: JSONValue?, field: String, maxLength: Int) throws(SpecError) -> String {
+        guard let value else { throw SpecError(field: field, "is required") }
+        guard case .string(let text) = value else { throw SpecError(field: field, "expected a string, got \(value.typeName)") }
+        try checkIdentifier(text, field: field, maxLength: maxLength)
+        return text
+    }
+
+    /// Names are 1–`maxLength` of letters, digits, `.`, `_`, `-`, not starting with `.` or `-`
+    /// (they end up in paths and command lines).
+    public static func checkIdentifier(_ text: String, field: String, maxLength: Int) throws(SpecError) {
+        guard !text.isEmpty else { throw SpecError(field: field, "must not be empty") }
+        guard text.count <= maxLength else { throw SpecError(field: field, "is longer than \(maxLength) characters") }
+        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }), !text.hasPrefix("."), !text.hasPrefix("-") else {
+            throw SpecError(field: field, "'\(text)' may only contain letters, digits, '.', '_' and '-', and must not start with '.' or '-'")
+        }
+    }
+
+    static func parseCommand(_ value: JSONValue?) throws(SpecError) -> [String] {
+        guard let value else { throw SpecError(field: "command", "is required: a list of arguments or a shell command string") }
+        let command: [String]
+        switch value {
+        case .string(let text):
+            guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { throw SpecError(field: "command", "must not be empty") }
+            command = ["/bin/sh", "-c", text]
+        case .array(let items):
+            guard !items.isEmpty else { throw SpecError(field: "command", "must not be empty") }
+            var args: [String] = []
+            for (index, item) in items.enumerated() {
+                switch item {
+                case .string(let text): args.append(text)
+                case .number(let n): args.append(n == n.rounded() && abs(n) < 9e15 ? String(Int64(n)) : String(n))
+                default: throw SpecError(field: "command[\(index)]", "expected a string, got \(item.typeName)")
+                }
+            }
+            guard !args[0].isEmpty else { throw SpecError(field: "command[0]", "the program name must not be empty") }
+            command = args
+        default:
+            throw SpecError(field: "command", "expected a list of arguments or a string, got \(value.typeName)")
+        }
+        for (index, arg) in command.enumerated() {
+            if arg.utf8.contains(0) { throw SpecError(field: "command[\(index)]", "must not contain a NUL byte") }
+            if arg.utf8.count > 128 * 1024 { throw SpecError(field: "command[\(index)]", "is longer than 128 KiB") }
+        }
+        return command
+    }
+
+    static func parseEnvironment(_ value: JSONValue?) throws(SpecError) -> [String: String] {
+        guard let value else { return [:] }
+        guard case .object(let fields) = value else { throw SpecError(field: "env", "expected a mapping of NAME: value, got \(value.typeName)") }
+        var environment: [String: String] = [:]
+        for (key, item) in fields {
+            let field = "env.\(key)"
+            guard let first = key.first, first == "_" || (first.isASCII && first.isLetter),
+                  key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw SpecError(field: field, "is not a valid variable name (letters, digits and '_', not starting with a digit)")
+            }
+            if key.hasPrefix("DROVER_") { throw SpecError(field: field, "DROVER_* variables are set by the agent and cannot be given") }
+            switch item {
+            case .string(let text): environment[key] = text
+            case .number(let n): environment[key] = n == n.rounded() && abs(n) < 9e15 ? String(Int64(n)) : String(n)
+            case .bool(let b): environment[key] = b ? "true" : "false"
+            default: throw SpecError(field: field, "expected a string, got \(item.typeName)")
+            }
+            if environment[key]!.utf8.contains(0) { throw SpecError(field: field, "must not contain a NUL byte") }
+        }
+        return environment
+    }
+
+    static func parseResources(_ value: JSONValue?) throws(SpecError) -> Resources {
+        var resources = JobSpec.defaultResources
+        guard let value else { return resources }
+        guard case .object(let fields) = value else { throw SpecError(field: "resources", "expected a mapping with cpu, memory, gpu, got \(value.typeName)") }
+        if let unknown = fields.keys.filter({ !["cpu", "memory", "gpu"].contains($0) }).sorted().first {
+            throw SpecError(field: "resources.\(unknown)", "unknown field; known fields are cpu, memory, gpu")
+        }
+        if let cpu = fields["cpu"] { resources.millicores = try parseCPU(cpu, field: "resources.cpu") }
+        if let memory = fields["memory"] { resources.memoryBytes = try parseSize(memory, field: "resources.memory") }
+        if let gpu = fields["gpu"] { resources.gpus = try int(gpu, field: "resources.gpu", range: 0...1024) }
+        return resources
+    }
+
+    /// CPU as a number of cores (`2`, `0.5`) or millicores (`"500m"`); more than 0, at most 1,000,000 cores.
+    public static func parseCPU(_ value: JSONValue, field: String) throws(SpecError) -> Int64 {
+        let millicores: Int64?
+        switch value {
+        case .number(let n): millicores = n.isFinite && n > 0 && n <= 1e6 ? Int64((n * 1000).rounded()) : nil
+        case .string(let text): millicores = Quantity.parseCPU(text)
+        default: throw SpecError(field: field, "expected a number of cores such as 2 or 0.5, got \(value.typeName)")
+        }
+        guard let millicores, millicores > 0, millicores <= 1_000_000_000 else {
+            throw SpecError(field: field, "must be a number of cores more than 0 and at most 1000000, such as 2 or 0.5")
+        }
+        return millicores
+    }
+
+    /// Memory as a size (`512MiB`, `8GiB`) or a number of bytes; more than 0, at most 1 PiB.
+    public static func parseSize(_ value: JSONValue, field: String) throws(SpecError) -> Int64 {
+        let bytes: Int64?
+        switch value {
+        case .number(let n): bytes = n.isFinite && n == n.rounded() && n > 0 && n < 9e18 ? Int64(n) : nil
+        case .string(let text): bytes = Quantity.parseSize(text)
+        default: throw SpecError(field: field, "expected a size such as 512MiB or 8GiB, got \(value.typeName)")
+        }
+        guard let bytes, bytes > 0, bytes <= 1 << 50 else {
+            throw SpecError(field: field, "must be a size more than 0 and at most 1PiB, such as 512MiB or 8GiB")
+        }
+        return bytes
+    }
+
+    static func parseConstraints(_ value: JSONValue?) throws(SpecError) -> [Constraint] {
+        guard let value else { return [] }
+        switch value {
+        case .array(let items):
+            var constraints: [Constraint] = []
+            for (index, item) in items.enumerated() {
+                guard case .string(let text) = item, let constraint = Constraint(parsing: text) else {
+                    throw SpecError(field: "constraints[\(index)]", "expected 'key=value' or 'key!=value'")
+                }
+                constraints.append(constraint)
+            }
+            return constraints
+        case .object(let fields):
+            var constraints: [Constraint] = []
+            for (key, item) in fields.sorted(by: { $0.key < $1.key }) {
+                guard case .string(let text) = item, Labels.isValidKey(key) else {
+                    throw SpecError(field: "constraints.\(key)", "expected a label value (string) under a valid label key")
+                }
+                constraints.append(Constraint(key: key, op: .equal, value: text))
+            }
+            return constraints
+        default:
+            throw SpecError(field: "constraints", "expected a list such as [\"zone=eu\"], got \(value.typeName)")
+        }
+    }
+
+    static func parseBackoff(_ value: JSONValue?) throws(SpecError) -> RetryPolicy.Backoff {
+        var backoff = RetryPolicy.Backoff()
+        guard let value else { return backoff }
+        guard case .object(let fields) = value else { throw SpecError(field: "backoff", "expected a mapping with initial, multiplier, max, jitter") }
+        if let unknown = fields.keys.filter({ !["initial", "multiplier", "max", "jitter"].contains($0) }).sorted().first {
+            throw SpecError(field: "backoff.\(unknown)", "unknown field; known fields are initial, multiplier, max, jitter")
+        }
+        backoff.initialMilliseconds = try optionalDuration(fields["initial"], field: "backoff.initial") ?? backoff.initialMilliseconds
+        backoff.maxMilliseconds = try optionalDuration(fields["max"], field: "backoff.max") ?? backoff.maxMilliseconds
+        if let multiplier = fields["multiplier"] {
+            guard case .number(let n) = multiplier, n >= 1, n <= 100 else { throw SpecError(field: "backoff.multiplier", "must be a number from 1 to 100") }
+            backoff.multiplier = n
+        }
+        if let jitter = fields["jitter"] {
+            guard case .number(let n) = jitter, n >= 0, n <= 1 else { throw SpecError(field: "backoff.jitter", "must be a number from 0 to 1") }
+            backoff.jitter = n
+        }
+        if backoff.maxMilliseconds < backoff.initialMilliseconds { throw SpecError(field: "backoff.max", "must not be less than backoff.initial") }
+        return backoff
+    }
+
+    // MARK: - Scalars
+
+    static func int(_ value: JSONValue, field: String, range: ClosedRange<Int>) throws(SpecError) -> Int {
+        guard case .number(let n) = value else { throw SpecError(field: field, "expected a whole number, got \(value.typeName)") }
+        guard n == n.rounded(), n.isFinite, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+            throw SpecError(field: field, "must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(n)")
+        }
+        return Int(n)
+    }
+
+    static func optionalInt(_ value: JSONValue?, field: String, range: ClosedRange<Int> = Int.min / 2...Int.max / 2) throws(SpecError) -> Int? {
+        guard let value else { return nil }
+        return try int(value, field: field, range: range)
+    }
+
+    /// A duration string (`30s`, `5m`, `2h`) or a number of seconds.
+    static func optionalDuration(_ value: JSONValue?, field: String) throws(SpecError) -> Int64? {
+        guard let value else { return nil }
+        switch value {
+        case .number(let n):
+            guard n.isFinite, n >= 0, n <= 1e9 else { throw SpecError(field: field, "must be a duration such as 30s, 5m or 2h") }
+            return Int64((n * 1000).rounded())
+        case .string(let text):
+            guard let ms = Quantity.parseDuration(text) else { throw SpecError(field: field, "'\(text)' is not a duration such as 500ms, 30s, 5m or 2h") }
+            return ms
+        default:
+            throw SpecError(field: field, "expected a duration such as 30s, 5m or 2h, got \(value.typeName)")
+        }
+    }
+}

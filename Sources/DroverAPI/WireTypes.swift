@@ -1,0 +1,354 @@
+import Foundation
+
+// The JSON bodies of the /v1 API. Field names are part of the user-facing contract.
+
+/// Counts of a job's tasks by state.
+public struct TaskCounts: Codable, Hashable, Sendable {
+    public var total, queued, running, succeeded, failed, cancelled: Int
+    public init(total: Int, queued: Int, running: Int, succeeded: Int, failed: Int, cancelled: Int) {
+        (self.total, self.queued, self.running, self.succeeded, self.failed, self.cancelled) = (total, queued, running, succeeded, failed, cancelled)
+    }
+}
+
+/// Resources as shown to people: cores, bytes, GPUs.
+public struct ResourcesView: Codable, Hashable, Sendable {
+    public var cpu: Double
+    public var memory: Int64
+    public var gpu: Int
+    public init(cpu: Double, memory: Int64, gpu: Int) {
+        (self.cpu, self.memory, self.gpu) = (cpu, memory, gpu)
+    }
+}
+
+/// A job, as `GET /v1/jobs/{id}` returns it (attempts and events only there).
+public struct JobView: Codable, Hashable, Sendable {
+    public var id: String
+    public var name: String
+    public var team: String
+    public var kind: String
+    public var state: String
+    public var priority: Int
+    public var tasks: TaskCounts
+    public var command: [String]
+    public var resources: ResourcesView
+    public var submittedAt: String
+    public var startedAt: String?
+    public var endedAt: String?
+    public var submittedBy: String
+    public var reason: String?
+    /// Why queued tasks are not running, when some are.
+    public var pendingReason: String?
+    /// Total cost of the job's attempts so far, in the rates' currency.
+    public var cost: Decimal
+    /// Latest progress of running tasks (training jobs: the one task's).
+    public var progress: JSONValue?
+    public var attempts: [AttemptView]?
+    public var events: [EventView]?
+    public var eventsTotal: Int?
+
+    public init(id: String, name: String, team: String, kind: String, state: String, priority: Int, tasks: TaskCounts,
+                command: [String], resources: ResourcesView, submittedAt: String, startedAt: String?, endedAt: String?,
+                submittedBy: String, reason: String?, pendingReason: String?, cost: Decimal, progress: JSONValue?,
+                attempts: [AttemptView]? = nil, events: [EventView]? = nil, eventsTotal: Int? = nil) {
+        self.id = id
+        self.name = name
+        self.team = team
+        self.kind = kind
+        self.state = state
+        self.priority = priority
+        self.tasks = tasks
+        self.command = command
+        self.resources = resources
+        self.submittedAt = submittedAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.submittedBy = submittedBy
+        self.reason = reason
+        self.pendingReason = pendingReason
+        self.cost = cost
+        self.progress = progress
+        self.attempts = attempts
+        self.events = events
+        self.eventsTotal = eventsTotal
+    }
+
+    public var isFinished: Bool { ["succeeded", "failed", "cancelled"].contains(state) }
+}
+
+/// One attempt of one task.
+public struct AttemptView: Codable, Hashable, Sendable {
+    /// The attempt id, which is also its fencing token.
+    public var id: String
+    public var task: Int
+    public var attempt: Int
+    public var node: String
+    public var outcome: String
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var startedAt: String
+    public var endedAt: String?
+    public var peakRssBytes: Int64?
+    public var cost: Decimal
+    public var gpus: [Int]
+    public var progress: JSONValue?
+    public var reason: String?
+
+    public init(id: String, task: Int, attempt: Int, node: String, outcome: String, exitCode: Int32?, signal: Int32?, startedAt: String,
+                endedAt: String?, peakRssBytes: Int64?, cost: Decimal, gpus: [Int], progress: JSONValue?, reason: String?) {
+        self.id = id
+        self.task = task
+        self.attempt = attempt
+        self.node = node
+        self.outcome = outcome
+        self.exitCode = exitCode
+        self.signal = signal
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.peakRssBytes = peakRssBytes
+        self.cost = cost
+        self.gpus = gpus
+        self.progress = progress
+        self.reason = reason
+    }
+}
+
+/// One entry of the audit trail.
+public struct EventView: Codable, Hashable, Sendable {
+    public var at: String
+    public var subject: String
+    public var from: String?
+    public var to: String
+    public var reason: String
+    public var actor: String
+    public init(at: String, subject: String, from: String?, to: String, reason: String, actor: String) {
+        (self.at, self.subject, self.from, self.to, self.reason, self.actor) = (at, subject, from, to, reason, actor)
+    }
+}
+
+/// A registered agent machine.
+public struct NodeView: Codable, Hashable, Sendable {
+    public var id: String
+    public var name: String
+    public var state: String
+    public var labels: [String: String]
+    public var capacity: ResourcesView
+    public var allocated: ResourcesView
+    public var free: ResourcesView
+    public var gpuIndices: [Int]
+    public var runningTasks: Int
+    public var lastHeartbeat: String
+    public var registeredAt: String
+    public init(id: String, name: String, state: String, labels: [String: String], capacity: ResourcesView, allocated: ResourcesView,
+                free: ResourcesView, gpuIndices: [Int], runningTasks: Int, lastHeartbeat: String, registeredAt: String) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.labels = labels
+        self.capacity = capacity
+        self.allocated = allocated
+        self.free = free
+        self.gpuIndices = gpuIndices
+        self.runningTasks = runningTasks
+        self.lastHeartbeat = lastHeartbeat
+        self.registeredAt = registeredAt
+    }
+}
+
+// MARK: - Agent protocol
+
+/// `POST /v1/agents/register`, authenticated with the join token.
+public struct RegisterRequest: Codable, Hashable, Sendable {
+    public var name: String
+    public var cpu: Double
+    public var memory: Int64
+    public var gpus: [GPUInfo]
+    public var labels: [String: String]
+    public var prices: PriceRates
+
+    public init(name: String, cpu: Double, memory: Int64, gpus: [GPUInfo], labels: [String: String], prices: PriceRates) {
+        (self.name, self.cpu, self.memory, self.gpus, self.labels, self.prices) = (name, cpu, memory, gpus, labels, prices)
+    }
+}
+
+/// A GPU an agent offers.
+public struct GPUInfo: Codable, Hashable, Sendable {
+    public var index: Int
+    public var name: String
+    public var memoryMiB: Int?
+    public init(index: Int, name: String, memoryMiB: Int?) {
+        (self.index, self.name, self.memoryMiB) = (index, name, memoryMiB)
+    }
+}
+
+/// Hourly prices in the cluster's currency.
+public struct PriceRates: Codable, Hashable, Sendable {
+    public var cpuHour: Decimal
+    public var memoryGiBHour: Decimal
+    public var gpuHour: Decimal
+    public init(cpuHour: Decimal = 0, memoryGiBHour: Decimal = 0, gpuHour: Decimal = 0) {
+        (self.cpuHour, self.memoryGiBHour, self.gpuHour) = (cpuHour, memoryGiBHour, gpuHour)
+    }
+}
+
+/// The answer to a registration: the agent's own identity and token.
+public struct RegisterResponse: Codable, Hashable, Sendable {
+    public var nodeId: String
+    public var token: String
+    public var heartbeatIntervalMs: Int64
+    public var leaseTtlMs: Int64
+    public init(nodeId: String, token: String, heartbeatIntervalMs: Int64, leaseTtlMs: Int64) {
+        (self.nodeId, self.token, self.heartbeatIntervalMs, self.leaseTtlMs) = (nodeId, token, heartbeatIntervalMs, leaseTtlMs)
+    }
+}
+
+/// `POST /v1/agents/poll`: a long poll for new leases and cancellations.
+public struct PollRequest: Codable, Hashable, Sendable {
+    /// Most leases to hand out in one answer.
+    public var maxLeases: Int
+    /// How long the coordinator may hold the request when it has nothing to give.
+    public var waitMs: Int64
+    public init(maxLeases: Int, waitMs: Int64) {
+        (self.maxLeases, self.waitMs) = (maxLeases, waitMs)
+    }
+}
+
+public struct PollResponse: Codable, Hashable, Sendable {
+    public var leases: [LeaseView]
+    /// Attempts of this agent to stop (their job was cancelled or failed).
+    public var cancel: [String]
+    public init(leases: [LeaseView], cancel: [String]) {
+        (self.leases, self.cancel) = (leases, cancel)
+    }
+}
+
+/// A task handed to an agent. `attemptId` is the fencing token every later write carries.
+public struct LeaseView: Codable, Hashable, Sendable {
+    public var attemptId: String
+    public var jobId: String
+    public var jobName: String
+    public var team: String
+    public var task: Int
+    public var taskCount: Int
+    public var attempt: Int
+    public var command: [String]
+    public var env: [String: String]
+    public var resources: ResourcesView
+    public var gpus: [Int]
+    public var timeoutMs: Int64?
+    public init(attemptId: String, jobId: String, jobName: String, team: String, task: Int, taskCount: Int, attempt: Int, command: [String],
+                env: [String: String], resources: ResourcesView, gpus: [Int], timeoutMs: Int64?) {
+        self.attemptId = attemptId
+        self.jobId = jobId
+        self.jobName = jobName
+        self.team = team
+        self.task = task
+        self.taskCount = taskCount
+        self.attempt = attempt
+        self.command = command
+        self.env = env
+        self.resources = resources
+        self.gpus = gpus
+        self.timeoutMs = timeoutMs
+    }
+}
+
+/// `POST /v1/agents/heartbeat`: the agent is alive and holds these attempts.
+public struct HeartbeatRequest: Codable, Hashable, Sendable {
+    public var attempts: [HeartbeatAttempt]
+    public init(attempts: [HeartbeatAttempt]) { self.attempts = attempts }
+}
+
+public struct HeartbeatAttempt: Codable, Hashable, Sendable {
+    public var attemptId: String
+    /// The latest line the task wrote to `DROVER_PROGRESS_FILE`, if any.
+    public var progress: JSONValue?
+    public init(attemptId: String, progress: JSONValue?) {
+        (self.attemptId, self.progress) = (attemptId, progress)
+    }
+}
+
+public struct HeartbeatResponse: Codable, Hashable, Sendable {
+    /// Attempts the coordinator does not hold as this agent's: kill them, do not report.
+    public var unknown: [String]
+    public var cancel: [String]
+    public init(unknown: [String], cancel: [String]) {
+        (self.unknown, self.cancel) = (unknown, cancel)
+    }
+}
+
+/// `POST /v1/agents/reports`: attempts that ended.
+public struct ReportBatch: Codable, Hashable, Sendable {
+    public var reports: [ReportView]
+    public init(reports: [ReportView]) { self.reports = reports }
+}
+
+public struct ReportView: Codable, Hashable, Sendable {
+    public var attemptId: String
+    /// succeeded | failed | timed_out | cancelled | preempted
+    public var outcome: String
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var wallMs: Int64?
+    public var peakRssBytes: Int64?
+    public var progress: JSONValue?
+    public var reason: String?
+    public init(attemptId: String, outcome: String, exitCode: Int32?, signal: Int32?, wallMs: Int64?, peakRssBytes: Int64?,
+                progress: JSONValue?, reason: String?) {
+        self.attemptId = attemptId
+        self.outcome = outcome
+        self.exitCode = exitCode
+        self.signal = signal
+        self.wallMs = wallMs
+        self.peakRssBytes = peakRssBytes
+        self.progress = progress
+        self.reason = reason
+    }
+}
+
+public struct ReportResults: Codable, Hashable, Sendable {
+    public var results: [ReportResultView]
+    public init(results: [ReportResultView]) { self.results = results }
+}
+
+/// What became of one report: `accepted`, `duplicate` (already committed the same way),
+/// `stale` (the lease is gone: 409 semantics), `forbidden` (not this agent's attempt), `invalid`.
+public struct ReportResultView: Codable, Hashable, Sendable {
+    public var attemptId: String
+    public var status: String
+    public var detail: String?
+    public init(attemptId: String, status: String, detail: String?) {
+        (self.attemptId, self.status, self.detail) = (attemptId, status, detail)
+    }
+}
+
+/// RFC 9457 problem details, the body of every error response.
+public struct ProblemDetails: Codable, Hashable, Sendable, Error, CustomStringConvertible {
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String
+    /// The request field at fault, when there is one.
+    public var field: String?
+
+    public init(type: String = "about:blank", title: String, status: Int, detail: String, field: String? = nil) {
+        (self.type, self.title, self.status, self.detail, self.field) = (type, title, status, detail, field)
+    }
+
+    public var description: String { field.map { "\($0): \(detail)" } ?? detail }
+}
+
+/// Timestamps on the wire: RFC 3339 with milliseconds, UTC.
+public enum WireTime {
+    private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+    private static let plainStyle = Date.ISO8601FormatStyle(timeZone: .gmt)
+
+    public static func format(milliseconds: Int64) -> String {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(style)
+    }
+
+    /// Parses an RFC 3339 timestamp, with or without fractional seconds.
+    public static func parse(_ text: String) -> Int64? {
+        guard let date = (try? style.parse(text)) ?? (try? plainStyle.parse(text)) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+}

@@ -1,0 +1,195 @@
+import AsyncHTTPClient
+import DroverAPI
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A typed client of the coordinator's /v1 API, used by the CLI and the agent.
+public struct DroverClient: Sendable {
+    /// Base URL of the coordinator, e.g. `http://127.0.0.1:7070`.
+    public let baseURL: String
+    /// Bearer token sent with every request.
+    public var token: String?
+    private let http: HTTPClient
+
+    public init(baseURL: String, token: String?, httpClient: HTTPClient = .shared) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.token = token
+        self.http = httpClient
+    }
+
+    // MARK: - Jobs
+
+    /// Submits a job spec (YAML or flags, already turned into JSON); returns the new job.
+    public func submit(_ spec: JSONValue) async throws -> JobView {
+        try await send(.POST, "/v1/jobs", body: spec)
+    }
+
+    public func jobs(team: String? = nil, state: String? = nil, limit: Int? = nil) async throws -> [JobView] {
+        var query: [String] = []
+        if let team { query.append("team=\(Self.escape(team))") }
+        if let state { query.append("state=\(Self.escape(state))") }
+        if let limit { query.append("limit=\(limit)") }
+        return try await send(.GET, "/v1/jobs" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+    }
+
+    /// A job with its attempts and its most recent `events` events.
+    public func job(_ id: String, events: Int = 50) async throws -> JobView {
+        try await send(.GET, "/v1/jobs/\(Self.escape(id))?events=\(events)")
+    }
+
+    /// A job's counts and state only: cheap enough to poll.
+    public func jobSummary(_ id: String) async throws -> JobView {
+        try await send(.GET, "/v1/jobs/\(Self.escape(id))?attempts=false&events=0")
+    }
+
+    public func cancel(_ id: String) async throws -> JobView {
+        try await send(.POST, "/v1/jobs/\(Self.escape(id))/cancel", body: Optional<JSONValue>.none)
+    }
+
+    /// A piece of a task's output. `attempt` nil means the task's latest attempt.
+    public func logs(job: String, task: Int, attempt: Int? = nil, offset: Int64 = 0) async throws -> LogChunk {
+        var path = "/v1/jobs/\(Self.escape(job))/logs?task=\(task)&offset=\(offset)"
+        if let attempt { path += "&attempt=\(attempt)" }
+        let (head, body) = try await raw(.GET, path, body: nil, timeout: .seconds(60))
+        try Self.check(head: head, body: body)
+        func header(_ name: String) -> String? { head.headers.first(name: name) }
+        return LogChunk(
+            data: body, attempt: header("Drover-Attempt").flatMap(Int.init) ?? 0,
+            nextOffset: header("Drover-Next-Offset").flatMap(Int64.init) ?? offset + Int64(body.count),
+            attemptFinished: header("Drover-Attempt-Finished") == "true", taskFinished: header("Drover-Task-Finished") == "true")
+    }
+
+    // MARK: - Nodes
+
+    public func nodes() async throws -> [NodeView] {
+        try await send(.GET, "/v1/nodes")
+    }
+
+    /// `action` is cordon, drain or uncordon.
+    public func node(_ id: String, action: String) async throws -> NodeView {
+        try await send(.POST, "/v1/nodes/\(Self.escape(id))/\(action)", body: Optional<JSONValue>.none)
+    }
+
+    // MARK: - Agent protocol
+
+    public func register(_ request: RegisterRequest) async throws -> RegisterResponse {
+        try await send(.POST, "/v1/agents/register", body: request)
+    }
+
+    /// Long-polls for leases; the request lives up to `request.waitMs` plus a margin.
+    public func poll(_ request: PollRequest) async throws -> PollResponse {
+        try await send(.POST, "/v1/agents/poll", body: request, timeout: .milliseconds(request.waitMs + 15_000))
+    }
+
+    public func heartbeat(_ request: HeartbeatRequest) async throws -> HeartbeatResponse {
+        try await send(.POST, "/v1/agents/heartbeat", body: request)
+    }
+
+    public func report(_ batch: ReportBatch) async throws -> ReportResults {
+        try await send(.POST, "/v1/agents/reports", body: batch)
+    }
+
+    /// Appends output of an attempt at `offset`. Throws a 409 problem if the lease is gone.
+    public func uploadLog(attempt: String, offset: Int64, data: [UInt8]) async throws {
+        let (head, body) = try await raw(.POST, "/v1/attempts/\(Self.escape(attempt))/logs?offset=\(offset)", body: data, timeout: .seconds(30),
+                                         contentType: "application/octet-stream")
+        try Self.check(head: head, body: body)
+    }
+
+    /// `GET /healthz`.
+    public func health() async throws -> Bool {
+        let (head, _) = try await raw(.GET, "/healthz", body: nil, timeout: .seconds(5))
+        return head.status == .ok
+    }
+
+    // MARK: - Transport
+
+    private func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, timeout: TimeAmount = .seconds(30)) async throws -> Response {
+        try await send(method, path, body: Optional<JSONValue>.none, timeout: timeout)
+    }
+
+    private func send<Body: Encodable, Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Body?, timeout: TimeAmount = .seconds(30)) async throws -> Response {
+        let data = try body.map { Array(try JSONEncoder().encode($0)) }
+        let (head, responseBody) = try await raw(method, path, body: data, timeout: timeout, contentType: "application/json")
+        try Self.check(head: head, body: responseBody)
+        do {
+            return try JSONDecoder().decode(Response.self, from: Data(responseBody))
+        } catch {
+            throw DroverClientError.unreadableResponse(path: path, detail: "\(error)")
+        }
+    }
+
+    private struct Head { var status: HTTPResponseStatus; var headers: HTTPHeaders }
+
+    private func raw(_ method: HTTPMethod, _ path: String, body: [UInt8]?, timeout: TimeAmount, contentType: String? = nil) async throws -> (Head, [UInt8]) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        }
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let buffer = try await response.body.collect(upTo: 64 << 20)
+            return (Head(status: response.status, headers: response.headers), Array(buffer.readableBytesView))
+        } catch let error as HTTPClientError {
+            throw DroverClientError.unreachable(url: baseURL, detail: "\(error)")
+        } catch let error as DroverClientError {
+            throw error
+        } catch {
+            if error is CancellationError { throw error }
+            throw DroverClientError.unreachable(url: baseURL, detail: "\(error)")
+        }
+    }
+
+    private static func check(head: Head, body: [UInt8]) throws {
+        guard head.status.code >= 400 else { return }
+        if let problem = try? JSONDecoder().decode(ProblemDetails.self, from: Data(body)) {
+            throw DroverClientError.problem(problem)
+        }
+        let text = String(decoding: body.prefix(500), as: UTF8.self)
+        throw DroverClientError.problem(ProblemDetails(title: head.status.reasonPhrase, status: Int(head.status.code), detail: text.isEmpty ? head.status.reasonPhrase : text))
+    }
+
+    static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+}
+
+/// Part of a task's output and where the next read starts.
+public struct LogChunk: Sendable {
+    public var data: [UInt8]
+    public var attempt: Int
+    public var nextOffset: Int64
+    /// The attempt ended and its whole output has arrived.
+    public var attemptFinished: Bool
+    /// The task will run no further attempt.
+    public var taskFinished: Bool
+}
+
+/// Why a request to the coordinator failed.
+public enum DroverClientError: Error, CustomStringConvertible, Sendable {
+    /// The coordinator answered with an error.
+    case problem(ProblemDetails)
+    /// No answer: the coordinator is down or unreachable.
+    case unreachable(url: String, detail: String)
+    case unreadableResponse(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .problem(let problem): problem.description
+        case .unreachable(let url, let detail): "cannot reach the coordinator at \(url) (\(detail)); is it running? set --coordinator or DROVER_COORDINATOR"
+        case .unreadableResponse(let path, let detail): "unexpected answer from \(path): \(detail)"
+        }
+    }
+
+    /// HTTP status of a problem answer.
+    public var status: Int? {
+        if case .problem(let problem) = self { return problem.status }
+        return nil
+    }
+}

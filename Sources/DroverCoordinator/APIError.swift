@@ -1,0 +1,100 @@
+import DroverAPI
+import DroverCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// An error answered as RFC 9457 problem+json.
+public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var detail: String
+    public var field: String?
+
+    public init(_ status: HTTPResponse.Status, _ detail: String, field: String? = nil) {
+        self.status = status
+        self.detail = detail
+        self.field = field
+    }
+
+    static func badRequest(_ detail: String, field: String? = nil) -> APIError { APIError(.badRequest, detail, field: field) }
+    static func notFound(_ detail: String) -> APIError { APIError(.notFound, detail) }
+    static func conflict(_ detail: String) -> APIError { APIError(.conflict, detail) }
+    static func forbidden(_ detail: String) -> APIError { APIError(.forbidden, detail) }
+    static let unauthorized = APIError(.unauthorized, "missing or invalid bearer token; send 'Authorization: Bearer <token>'")
+
+    init(_ error: SpecError) { self.init(.badRequest, error.message, field: error.field) }
+
+    init(_ error: ClusterError) {
+        switch error {
+        case .jobNotFound, .nodeNotFound: self.init(.notFound, error.description)
+        case .jobFinished, .conflict: self.init(.conflict, error.description)
+        case .unschedulable: self.init(.unprocessableContent, error.description, field: "resources")
+        }
+    }
+
+    var problem: ProblemDetails {
+        ProblemDetails(title: status.reasonPhrase, status: status.code, detail: detail, field: field)
+    }
+
+    public var description: String { "\(status.code) \(detail)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = try JSONEncoder().encode(problem)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Turns every error into problem+json, including Hummingbird's own (413, 404 of unknown routes).
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as ClusterError {
+            return try APIError(error).response(from: request, context: context)
+        } catch let error as SpecError {
+            return try APIError(error).response(from: request, context: context)
+        } catch let error as HTTPError {
+            let detail: String = switch error.status {
+            case .contentTooLarge: "request body is larger than the limit of this endpoint"
+            case .notFound: "no such route: \(request.method) \(request.uri.path)"
+            case .methodNotAllowed: "method \(request.method) is not allowed on \(request.uri.path)"
+            default: error.body ?? error.status.reasonPhrase
+            }
+            return try APIError(error.status, detail).response(from: request, context: context)
+        } catch let error as DecodingError {
+            return try APIError.badRequest(Self.describe(error), field: Self.field(of: error)).response(from: request, context: context)
+        } catch {
+            logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return try APIError(.internalServerError, "internal error; the coordinator log has details").response(from: request, context: context)
+        }
+    }
+
+    static func field(of error: DecodingError) -> String? {
+        let path: [any CodingKey]
+        switch error {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): path = c.codingPath
+        case .keyNotFound(let key, let c): path = c.codingPath + [key]
+        @unknown default: return nil
+        }
+        guard !path.isEmpty else { return nil }
+        return path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(let type, _): "expected \(type)"
+        case .valueNotFound(let type, _): "a value of type \(type) is required"
+        case .keyNotFound(let key, _): "field '\(key.stringValue)' is required"
+        case .dataCorrupted(let context): "malformed JSON: \(context.debugDescription)"
+        @unknown default: "malformed request body"
+        }
+    }
+}

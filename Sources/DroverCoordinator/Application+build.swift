@@ -1,0 +1,104 @@
+import DroverCore
+import DroverStore
+import DroverStoreSQLite
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The system clock, in milliseconds since the Unix epoch.
+public struct SystemWallClock: WallClock {
+    public init() {}
+    public func now() -> Timestamp { Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded())) }
+}
+
+/// A coordinator ready to run: the HTTP application with its background services.
+public struct Coordinator: Sendable {
+    public let application: any ApplicationProtocol
+    public let cluster: Cluster
+    public let store: any Store
+
+    /// Run these in one ServiceGroup, in this order. The last one releases held polls
+    /// first on shutdown, so the HTTP server does not wait out their long-poll timeouts.
+    public var services: [any Service] { [application, PollReleaser(cluster: cluster)] }
+}
+
+/// On graceful shutdown, answers every held agent poll at once.
+struct PollReleaser: Service {
+    let cluster: Cluster
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        cluster.beginShutdown()
+    }
+}
+
+/// The composition root, used by `drover coordinator`, `drover demo` and tests.
+///
+/// - Parameter onListening: called with the bound address once the server accepts connections.
+public func buildCoordinator(
+    configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock: any WallClock = SystemWallClock(),
+    logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
+) async throws -> Coordinator {
+    guard !configuration.adminToken.isEmpty else { throw ConfigurationError("an admin token is required: pass --admin-token or set DROVER_ADMIN_TOKEN") }
+    guard !configuration.joinToken.isEmpty else { throw ConfigurationError("a join token is required: pass --join-token or set DROVER_JOIN_TOKEN") }
+    guard configuration.adminToken != configuration.joinToken else { throw ConfigurationError("the admin and join tokens must differ") }
+    let store: any Store
+    if let providedStore {
+        store = providedStore
+    } else {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let path = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("drover.sqlite").path
+        store = try SQLiteStore(path: path, synchronous: configuration.fullSync ? .full : .normal)
+        logger.info("store opened", metadata: ["store.path": "\(path)"])
+    }
+    let loaded = try await store.load()
+    let state = loaded.clusterState(now: clock.now())
+    logger.info("state loaded", metadata: [
+        "jobs": "\(loaded.jobs.count)", "nodes": "\(loaded.nodes.count)", "attempts.running": "\(loaded.activeAttempts.count)",
+    ])
+    let journal = Journal(store: store, logger: logger)
+    let cluster = Cluster(state: state, store: store, journal: journal, clock: clock, configuration: configuration, logger: logger)
+    let router = Router(context: DroverRequestContext.self)
+    router.add(middleware: ProblemMiddleware<DroverRequestContext>(logger: logger))
+    Routes(cluster: cluster, configuration: configuration).register(on: router)
+    let application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "drover"),
+        services: [journal, LeaseReaper(cluster: cluster, logger: logger)],
+        onServerRunning: { channel in
+            let address = channel.localAddress
+            await onListening(address?.ipAddress ?? configuration.host, address?.port ?? configuration.port)
+        },
+        logger: logger)
+    return Coordinator(application: application, cluster: cluster, store: store)
+}
+
+/// A configuration that cannot work, with what to change.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Declares silent nodes down and their attempts lost, once a second.
+struct LeaseReaper: Service {
+    let cluster: Cluster
+    let logger: Logger
+
+    func run() async throws {
+        let period = min(Duration.seconds(1), cluster.configuration.leaseTTL / 4)
+        while !Task.isCancelledOrShuttingDown {
+            try? await Task.sleep(for: period)
+            do {
+                try await cluster.expireSilentNodes()
+            } catch {
+                logger.error("lease reaper failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}

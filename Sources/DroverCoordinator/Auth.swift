@@ -1,0 +1,46 @@
+import Crypto
+import DroverCore
+import Foundation
+
+/// Who sent a request, from its bearer token.
+public enum Principal: Sendable, Equatable {
+    case admin
+    /// Holder of the join token: may only register agents.
+    case joiner
+    case agent(NodeID)
+
+    /// How the principal appears in the audit trail.
+    var actor: String {
+        switch self {
+        case .admin: "admin"
+        case .joiner: "join-token"
+        case .agent(let node): "node/\(node)"
+        }
+    }
+}
+
+/// Token hashing and comparison.
+enum TokenHash {
+    /// SHA-256 of the token, hex: what the store keeps instead of the token.
+    static func hex(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Compares two secrets in time independent of where they differ.
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        // Compare digests so that length differences do not leak either.
+        let x = Array(SHA256.hash(data: Data(a.utf8))), y = Array(SHA256.hash(data: Data(b.utf8)))
+        var difference: UInt8 = 0
+        for i in 0..<x.count { difference |= x[i] ^ y[i] }
+        return difference == 0
+    }
+
+    /// A new random token: 32 bytes from the system's CSPRNG, base64url.
+    static func generate(prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let text = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return prefix + text
+    }
+}

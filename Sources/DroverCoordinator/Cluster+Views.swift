@@ -1,0 +1,139 @@
+import DroverAPI
+import DroverCore
+import Foundation
+
+// MARK: - Read models: ClusterState and store rows → wire views
+
+extension Cluster {
+    /// Jobs matching the filters, newest first.
+    func jobViews(team: String?, state jobState: JobState?, limit: Int) -> [JobView] {
+        state.withLock { state in
+            state.jobs.values
+                .filter { (team == nil || $0.record.spec.team == team) && (jobState == nil || $0.record.state == jobState) }
+                .sorted { $0.record.id > $1.record.id }
+                .prefix(limit)
+                .map { Self.view(of: $0, in: state) }
+        }
+    }
+
+    /// One job; with its attempts and latest `eventLimit` events when asked.
+    func jobView(_ id: JobID, withAttempts: Bool, eventLimit: Int) async throws -> JobView {
+        guard var view = state.withLock({ state in state.jobs[id].map { Self.view(of: $0, in: state) } }) else {
+            throw APIError.notFound("job \(id) does not exist")
+        }
+        if withAttempts {
+            let (active, names) = state.withLock { state in
+                (state.activeAttempts.filter { $0.value.task.job == id }, state.nodes.mapValues(\.record.name))
+            }
+            let attempts = try await store.attempts(of: id).map { active[$0.id] ?? $0 }
+            view.attempts = attempts.map { Self.view(of: $0, nodeName: names[$0.node] ?? $0.node.description) }
+            view.cost = Self.money(attempts.reduce(Int64(0)) { $0 + ($1.costMicros ?? 0) })
+        }
+        if eventLimit > 0 {
+            let (events, total) = try await store.events(of: id, limit: eventLimit)
+            view.events = events.map(Self.view(of:))
+            view.eventsTotal = total
+        }
+        return view
+    }
+
+    func nodeViews() -> [NodeView] {
+        state.withLock { state in
+            state.nodes.values.sorted { $0.record.id < $1.record.id }.map(Self.view(of:))
+        }
+    }
+
+    func nodeView(_ id: NodeID) throws -> NodeView {
+        guard let view = state.withLock({ $0.nodes[id].map(Self.view(of:)) }) else { throw APIError.notFound(ClusterError.nodeNotFound(id.description).description) }
+        return view
+    }
+
+    /// Finds a node by id (`n3`, `3`) or name.
+    func resolveNode(_ text: String) throws -> NodeID {
+        let found = state.withLock { state -> NodeID? in
+            if let id = NodeID(text), state.nodes[id] != nil { return id }
+            return state.nodes.values.first { $0.record.name == text }?.record.id
+        }
+        guard let found else { throw APIError.notFound(ClusterError.nodeNotFound(text).description) }
+        return found
+    }
+
+    // MARK: - Converters
+
+    static func view(of job: ClusterState.JobRuntime, in state: ClusterState) -> JobView {
+        let record = job.record
+        let spec = record.spec
+        let counts = TaskCounts(total: spec.taskCount, queued: job.queued, running: job.running, succeeded: job.succeeded,
+                                failed: job.failed, cancelled: job.cancelled)
+        var progress: JSONValue?
+        if job.running > 0 {
+            let running = state.activeAttempts.values.filter { $0.task.job == record.id }
+            if let latest = running.max(by: { $0.id < $1.id })?.progress { progress = decodeProgress(latest) }
+        }
+        return JobView(
+            id: record.id.description, name: spec.name, team: spec.team, kind: spec.kind.rawValue, state: record.state.rawValue,
+            priority: spec.priority, tasks: counts, command: spec.command, resources: view(of: spec.resources),
+            submittedAt: WireTime.format(milliseconds: record.submittedAt.milliseconds),
+            startedAt: record.startedAt.map { WireTime.format(milliseconds: $0.milliseconds) },
+            endedAt: record.endedAt.map { WireTime.format(milliseconds: $0.milliseconds) }, submittedBy: record.submittedBy,
+            reason: record.reason, pendingReason: job.queued > 0 && !record.state.isTerminal ? pendingReason(job, in: state) : nil,
+            cost: money(job.costMicros), progress: progress)
+    }
+
+    /// A plain-words reason why queued tasks of `job` are not running.
+    static func pendingReason(_ job: ClusterState.JobRuntime, in state: ClusterState) -> String {
+        let spec = job.record.spec
+        let ready = state.nodes.values.filter { $0.record.state == .ready }
+        if ready.isEmpty { return state.nodes.isEmpty ? "no agent has registered yet" : "no node is ready (all are down, cordoned or draining)" }
+        let matching = ready.filter { node in spec.constraints.allSatisfy { $0.matches(node.record.labels) } }
+        if matching.isEmpty { return "constraints \(spec.constraints.map(\.description).joined(separator: ", ")) match no ready node" }
+        let fitting = matching.filter { spec.resources.fits(in: $0.record.capacity) }
+        if fitting.isEmpty { return "no ready node is large enough for \(spec.resources)" }
+        if let position = state.pendingJobs.firstIndex(of: job.record.id), position > 0 {
+            let ahead = state.pendingJobs[..<position]
+            if job.record.nextUnstarted < spec.taskCount || !job.retryQueue.isEmpty {
+                let free = fitting.contains { spec.resources.fits(in: $0.free) && spec.resources.gpus <= $0.freeGPUs.count }
+                if !free { return "waiting for free capacity; \(ahead.count) job(s) ahead in the queue" }
+            }
+        }
+        if !job.hasUnstarted, let due = job.retryQueue.compactMap({ job.tasks[$0]?.notBefore }).min() {
+            return "retry backoff until \(WireTime.format(milliseconds: due.milliseconds))"
+        }
+        let best = fitting.max { $0.free.millicores < $1.free.millicores }!
+        return "waiting for free capacity (most free: \(best.free) on \(best.record.name))"
+    }
+
+    static func view(of attempt: AttemptRecord, nodeName: String) -> AttemptView {
+        AttemptView(
+            id: attempt.id.description, task: attempt.task.index, attempt: attempt.number, node: nodeName, outcome: attempt.state.rawValue,
+            exitCode: attempt.exitCode, signal: attempt.signal, startedAt: WireTime.format(milliseconds: attempt.startedAt.milliseconds),
+            endedAt: attempt.endedAt.map { WireTime.format(milliseconds: $0.milliseconds) }, peakRssBytes: attempt.peakRSSBytes,
+            cost: money(attempt.costMicros ?? 0), gpus: attempt.gpuIndices, progress: attempt.progress.flatMap(decodeProgress), reason: attempt.reason)
+    }
+
+    static func view(of event: Event) -> EventView {
+        EventView(at: WireTime.format(milliseconds: event.at.milliseconds), subject: event.subject, from: event.from, to: event.to,
+                  reason: event.reason, actor: event.actor)
+    }
+
+    static func view(of node: ClusterState.NodeRuntime) -> NodeView {
+        NodeView(
+            id: node.record.id.description, name: node.record.name, state: node.record.state.rawValue, labels: node.record.labels,
+            capacity: view(of: node.record.capacity), allocated: view(of: node.allocated), free: view(of: node.free),
+            gpuIndices: node.record.gpuIndices, runningTasks: node.active.count,
+            lastHeartbeat: WireTime.format(milliseconds: node.lastSeen.milliseconds),
+            registeredAt: WireTime.format(milliseconds: node.record.registeredAt.milliseconds))
+    }
+
+    static func view(of resources: Resources) -> ResourcesView {
+        ResourcesView(cpu: Double(resources.millicores) / 1000, memory: resources.memoryBytes, gpu: resources.gpus)
+    }
+
+    static func money(_ micros: Int64) -> Decimal {
+        Decimal(micros) / 1_000_000
+    }
+
+    static func decodeProgress(_ text: String) -> JSONValue? {
+        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+}

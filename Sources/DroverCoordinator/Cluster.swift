@@ -1,0 +1,230 @@
+import DroverAPI
+import DroverCore
+import DroverStore
+import Foundation
+import Logging
+import Synchronization
+
+/// The coordinator's state holder: the pure ``ClusterState`` behind a lock, the journal
+/// that makes its changes durable, and the wake-ups of long-polling agents.
+///
+/// Every change follows one path: mutate memory and append to the journal under the lock,
+/// then wait, outside the lock, until the journal has committed it; only then answer.
+public final class Cluster: Sendable {
+    let state: Mutex<ClusterState>
+    let journal: Journal
+    let store: any Store
+    let clock: any WallClock
+    let wakeups = Wakeups()
+    let configuration: CoordinatorConfiguration
+    let logger: Logger
+    /// Set when the coordinator begins a graceful shutdown: held polls answer at once.
+    let shuttingDown = Atomic<Bool>(false)
+
+    init(state: ClusterState, store: any Store, journal: Journal, clock: any WallClock, configuration: CoordinatorConfiguration, logger: Logger) {
+        self.state = Mutex(state)
+        self.store = store
+        self.journal = journal
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs `change` on the state under the lock and waits until its mutations are durable.
+    func mutate<T: Sendable>(_ change: (inout ClusterState, Timestamp) throws(ClusterError) -> (T, [Mutation])) async throws -> T {
+        let now = clock.now()
+        let (value, ticket) = try state.withLock { state throws(ClusterError) in
+            let (value, mutations) = try change(&state, now)
+            return (value, journal.append(mutations))
+        }
+        try await journal.waitDurable(ticket)
+        return value
+    }
+
+    // MARK: - Jobs
+
+    func submit(_ spec: JobSpec, by actor: String) async throws -> JobRecord {
+        let record = try await mutate { state, now throws(ClusterError) in try state.submit(spec, by: actor, now: now) }
+        wakeups.wakeAll()
+        logger.info("job submitted", metadata: ["job.id": "\(record.id)", "job.tasks": "\(spec.taskCount)", "job.team": "\(spec.team)"])
+        return record
+    }
+
+    func cancel(_ id: JobID, by actor: String) async throws {
+        let nodes = try await mutate { state, now throws(ClusterError) in
+            let mutations = try state.cancel(id, by: actor, now: now)
+            let nodes = Set(state.activeAttempts.values.filter { $0.task.job == id }.map(\.node))
+            return (nodes, mutations)
+        }
+        // Agents holding attempts of the job hear about it on their open poll right away.
+        for node in nodes { wakeups.wake(node) }
+    }
+
+    // MARK: - Agents
+
+    func register(_ request: RegisterRequest, token: String) async throws -> NodeRecord {
+        let capacity = Resources(millicores: Int64((request.cpu * 1000).rounded()), memoryBytes: request.memory, gpus: request.gpus.count)
+        var labels = request.labels
+        if let model = request.gpus.first?.name, labels["gpu.model"] == nil { labels["gpu.model"] = model }
+        let prices = Prices(cpuHourMicros: Self.micros(request.prices.cpuHour), memoryGiBHourMicros: Self.micros(request.prices.memoryGiBHour),
+                            gpuHourMicros: Self.micros(request.prices.gpuHour))
+        let hash = TokenHash.hex(token)
+        let record = try await mutate { state, now throws(ClusterError) in
+            var random = SystemRandomNumberGenerator()
+            return state.register(name: request.name, capacity: capacity, gpuIndices: request.gpus.map(\.index), labels: labels,
+                                  prices: prices, tokenHash: hash, now: now, random: &random)
+        }
+        wakeups.wakeAll()
+        logger.info("node registered", metadata: ["node.id": "\(record.id)", "node.name": "\(record.name)"])
+        return record
+    }
+
+    static func micros(_ amount: Decimal) -> Int64 {
+        var scaled = amount * 1_000_000
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &scaled, 0, .plain)
+        return NSDecimalNumber(decimal: rounded).int64Value
+    }
+
+    /// Leases work to `node`, waiting up to `wait` for some to appear.
+    func poll(node: NodeID, maxLeases: Int, wait: Duration) async throws -> ([Lease], [AttemptID]) {
+        let deadline = ContinuousClock.now + wait
+        while true {
+            let snapshot = wakeups.snapshot(for: node)
+            let now = clock.now()
+            let (leases, cancels, ticket) = state.withLock { state in
+                state.touch(node: node, now: now)
+                let (leases, mutations) = state.lease(node: node, limit: maxLeases, now: now)
+                return (leases, state.attemptsToCancel(on: node), journal.append(mutations))
+            }
+            try await journal.waitDurable(ticket)
+            if !leases.isEmpty || !cancels.isEmpty || ContinuousClock.now >= deadline || Task.isCancelled
+                || shuttingDown.load(ordering: .relaxed) {
+                return (leases, cancels)
+            }
+            // A delayed retry becoming due wakes no one; bound the wait by it.
+            var timeout = deadline - ContinuousClock.now
+            if let due = state.withLock({ $0.nextRetryDue() }) {
+                timeout = min(timeout, .milliseconds(max(1, due.milliseconds(since: now))))
+            }
+            await wakeups.wait(node: node, since: snapshot, timeout: timeout)
+        }
+    }
+
+    func heartbeat(node: NodeID, attempts: [HeartbeatAttempt]) -> (unknown: [AttemptID], cancel: [AttemptID]) {
+        var byID: [AttemptID: String?] = [:]
+        for attempt in attempts {
+            guard let raw = Int64(attempt.attemptId) else { continue }
+            byID[AttemptID(raw)] = attempt.progress.flatMap(Self.encodeProgress)
+        }
+        let now = clock.now()
+        return state.withLock { $0.heartbeat(node: node, attempts: byID, now: now) }
+    }
+
+    static func encodeProgress(_ value: JSONValue) -> String? {
+        guard let data = try? JSONEncoder().encode(value), data.count <= 4096 else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Commits a batch of reports of one node; each gets its own verdict.
+    func report(_ reports: [ReportView], from node: NodeID) async throws -> [ReportResultView] {
+        let now = clock.now()
+        var verdicts: [ReportResultView?] = Array(repeating: nil, count: reports.count)
+        var toCheck: [(Int, AttemptID, AttemptReport)] = []
+        let ticket = state.withLock { state in
+            var random = SystemRandomNumberGenerator()
+            var mutations: [Mutation] = []
+            for (position, view) in reports.enumerated() {
+                guard let raw = Int64(view.attemptId) else {
+                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: "attemptId must be a number")
+                    continue
+                }
+                guard let outcome = AttemptState(rawValue: view.outcome), outcome != .running, outcome != .lost else {
+                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid",
+                                                          detail: "outcome must be succeeded, failed, timed_out, cancelled or preempted")
+                    continue
+                }
+                let report = AttemptReport(attempt: AttemptID(raw), outcome: outcome, exitCode: view.exitCode, signal: view.signal,
+                                           peakRSSBytes: view.peakRssBytes, wallMilliseconds: view.wallMs,
+                                           progress: view.progress.flatMap(Self.encodeProgress), reason: view.reason)
+                switch state.report(report, from: node, now: now, random: &random) {
+                case .accepted(let changes):
+                    mutations += changes
+                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "accepted", detail: nil)
+                case .notActive:
+                    toCheck.append((position, report.attempt, report))
+                case .wrongNode(let owner):
+                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "forbidden", detail: "attempt \(raw) is leased to node \(owner), not to you")
+                case .invalid(let why):
+                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: why)
+                }
+            }
+            return journal.append(mutations)
+        }
+        try await journal.waitDurable(ticket)
+        if ticket > 0 { wakeups.wakeAll() } // capacity was freed or tasks requeued
+        // Reports of attempts without a lease: a resent report of a committed outcome is an
+        // idempotent success; anything else is stale and is recorded, changing nothing.
+        var staleEvents: [Mutation] = []
+        for (position, id, report) in toCheck {
+            let stored = try await store.attempt(id)
+            if let stored, stored.node == node, stored.state == report.outcome, stored.exitCode == report.exitCode {
+                verdicts[position] = ReportResultView(attemptId: id.description, status: "duplicate", detail: "already committed as \(stored.state.rawValue)")
+            } else if let stored, stored.node != node {
+                verdicts[position] = ReportResultView(attemptId: id.description, status: "forbidden", detail: "attempt \(id) was not leased to you")
+            } else {
+                let why = stored.map { "the lease of attempt \(id) ended as \($0.state.rawValue); this report (\(report.outcome.rawValue)) is stale" }
+                    ?? "attempt \(id) does not exist"
+                verdicts[position] = ReportResultView(attemptId: id.description, status: "stale", detail: why)
+                staleEvents.append(.appendEvent(Event(subject: "attempt/\(id)", job: stored?.task.job, at: now, from: stored?.state.rawValue,
+                                                      to: stored?.state.rawValue ?? "unknown", reason: "refused stale report: \(report.outcome.rawValue)",
+                                                      actor: "node/\(node)")))
+            }
+        }
+        if !staleEvents.isEmpty {
+            try await journal.waitDurable(state.withLock { _ in journal.append(staleEvents) })
+        }
+        return verdicts.map { $0! }
+    }
+
+    /// Appends output of an active attempt held by `node`; refuses stale or foreign writes.
+    func appendLog(attempt id: AttemptID, offset: Int64, data: [UInt8], from node: NodeID) async throws {
+        let ticket = try state.withLock { state throws(APIError) in
+            guard let attempt = state.activeAttempts[id] else {
+                throw APIError.conflict("attempt \(id) holds no lease; its output is no longer accepted")
+            }
+            guard attempt.node == node else { throw APIError.forbidden("attempt \(id) is not leased to this agent") }
+            return journal.append([.appendLog(attempt: id, offset: offset, data: data)])
+        }
+        try await journal.waitDurable(ticket)
+    }
+
+    /// Answers every held poll now and every later one at once, so shutdown does not wait for them.
+    func beginShutdown() {
+        shuttingDown.store(true, ordering: .relaxed)
+        wakeups.wakeAll()
+    }
+
+    /// Declares silent nodes down. Run periodically by the lease reaper.
+    func expireSilentNodes() async throws {
+        let ttl = configuration.leaseTTL.milliseconds
+        let changed = try await mutate { state, now throws(ClusterError) in
+            var random = SystemRandomNumberGenerator()
+            let mutations = state.expireSilentNodes(now: now, ttlMilliseconds: ttl, random: &random)
+            return (!mutations.isEmpty, mutations)
+        }
+        if changed { wakeups.wakeAll() }
+    }
+
+    func setNodeState(_ id: NodeID, to nodeState: NodeState, by actor: String) async throws {
+        _ = try await mutate { state, now throws(ClusterError) in ((), try state.setNodeState(id, to: nodeState, by: actor, now: now)) }
+        wakeups.wakeAll()
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

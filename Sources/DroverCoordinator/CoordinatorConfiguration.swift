@@ -1,0 +1,31 @@
+import Foundation
+
+/// Everything a coordinator needs to start. Flags, environment and config file are
+/// resolved into this by the `drover` executable.
+public struct CoordinatorConfiguration: Sendable {
+    /// Address to listen on; port 0 picks a free one (printed at start).
+    public var host: String = "0.0.0.0"
+    public var port: Int = 7070
+    /// Directory of the SQLite database (`drover.sqlite`).
+    public var dataDirectory: String = "./drover-data"
+    /// Bearer token of administrators. Required.
+    public var adminToken: String = ""
+    /// Token agents present to register. Required.
+    public var joinToken: String = ""
+    /// How often agents heartbeat.
+    public var heartbeatInterval: Duration = .seconds(5)
+    /// Silence after which a node is declared down and its attempts lost.
+    public var leaseTTL: Duration = .seconds(20)
+    /// Largest accepted request body, except log chunks.
+    public var maxBodyBytes: Int = 1 << 20
+    /// Largest accepted log chunk.
+    public var maxLogChunkBytes: Int = 4 << 20
+    /// Longest an agent's poll is held open when there is no work.
+    public var maxPollWait: Duration = .seconds(30)
+    /// Most leases handed out in one poll answer.
+    public var maxLeasesPerPoll: Int = 256
+    /// SQLite `synchronous=FULL` (power-loss safe) rather than `NORMAL` (crash safe).
+    public var fullSync: Bool = true
+
+    public init() {}
+}

@@ -1,0 +1,275 @@
+import DroverAPI
+import DroverCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Per-request context: who is calling.
+public struct DroverRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    var principal: Principal?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        principal = nil
+    }
+}
+
+/// Resolves the bearer token into a ``Principal``; refuses requests without a valid one.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = DroverRequestContext
+    let cluster: Cluster
+    let adminToken: String
+    let joinToken: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIError.unauthorized }
+        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty else { throw APIError.unauthorized }
+        var context = context
+        if TokenHash.constantTimeEquals(token, adminToken) {
+            context.principal = .admin
+        } else if TokenHash.constantTimeEquals(token, joinToken) {
+            context.principal = .joiner
+        } else if let node = cluster.state.withLock({ $0.nodeIDsByTokenHash[TokenHash.hex(token)] }) {
+            context.principal = .agent(node)
+        } else {
+            throw APIError.unauthorized
+        }
+        return try await next(request, context)
+    }
+}
+
+/// The /v1 routes. Handlers parse and check input, call ``Cluster``, and shape the answer.
+struct Routes {
+    let cluster: Cluster
+    let configuration: CoordinatorConfiguration
+
+    func register(on router: Router<DroverRequestContext>) {
+        router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+        let v1 = router.group("v1").add(middleware: AuthMiddleware(cluster: cluster, adminToken: configuration.adminToken, joinToken: configuration.joinToken))
+        v1.post("jobs", use: submit)
+        v1.get("jobs", use: listJobs)
+        v1.get("jobs/:id", use: showJob)
+        v1.post("jobs/:id/cancel", use: cancelJob)
+        v1.get("jobs/:id/logs", use: readLogs)
+        v1.get("nodes", use: listNodes)
+        v1.post("nodes/:id/:action", use: changeNode)
+        v1.post("agents/register", use: registerAgent)
+        v1.post("agents/poll", use: poll)
+        v1.post("agents/heartbeat", use: heartbeat)
+        v1.post("agents/reports", use: reports)
+        v1.post("attempts/:id/logs", use: uploadLog)
+    }
+
+    // MARK: - Jobs
+
+    @Sendable func submit(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let value = try await decode(JSONValue.self, from: request, context: context)
+        let spec = try JobSpecParser.parse(value)
+        let record = try await cluster.submit(spec, by: context.principal!.actor)
+        return try json(try await cluster.jobView(record.id, withAttempts: false, eventLimit: 0), status: .created)
+    }
+
+    @Sendable func listJobs(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let query = request.uri.queryParameters
+        var state: JobState?
+        if let text = query.get("state") {
+            guard let parsed = JobState(rawValue: text) else {
+                throw APIError.badRequest("unknown state '\(text)'; one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", field: "state")
+            }
+            state = parsed
+        }
+        let limit = try intParameter(query.get("limit"), name: "limit", range: 1...100_000) ?? 1000
+        return try json(cluster.jobViews(team: query.get("team"), state: state, limit: limit))
+    }
+
+    @Sendable func showJob(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try jobID(context)
+        let query = request.uri.queryParameters
+        let events = try intParameter(query.get("events"), name: "events", range: 0...100_000) ?? 50
+        let attempts = query.get("attempts") != "false"
+        return try json(try await cluster.jobView(id, withAttempts: attempts, eventLimit: events))
+    }
+
+    @Sendable func cancelJob(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try jobID(context)
+        try await cluster.cancel(id, by: context.principal!.actor)
+        return try json(try await cluster.jobView(id, withAttempts: false, eventLimit: 0))
+    }
+
+    @Sendable func readLogs(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try jobID(context)
+        let query = request.uri.queryParameters
+        guard let job = cluster.state.withLock({ $0.jobs[id] }) else { throw APIError.notFound("job \(id) does not exist") }
+        let task = try intParameter(query.get("task"), name: "task", range: 0...Int(Int32.max)) ?? 0
+        guard task < job.record.spec.taskCount else {
+            throw APIError.badRequest("job \(id) has tasks 0...\(job.record.spec.taskCount - 1)", field: "task")
+        }
+        let offset = Int64(try intParameter(query.get("offset"), name: "offset", range: 0...Int(Int64.max / 2)) ?? 0)
+        let wanted = try intParameter(query.get("attempt"), name: "attempt", range: 1...10_000)
+        let attempts = try await cluster.store.attempts(of: TaskRef(job: id, index: task))
+        let taskState = job.tasks[task]?.state
+        let taskFinished = taskState?.isTerminal ?? job.record.state.isTerminal
+        var headers = HTTPFields()
+        headers[.contentType] = "application/octet-stream"
+        headers[HTTPField.Name("Drover-Task-Finished")!] = taskFinished ? "true" : "false"
+        let chosen = wanted.map { number in attempts.first { $0.number == number } } ?? attempts.last
+        guard let attempt = chosen else {
+            if wanted != nil { throw APIError.notFound("task \(task) of job \(id) has no attempt \(wanted!)") }
+            headers[HTTPField.Name("Drover-Attempt")!] = "0"
+            headers[HTTPField.Name("Drover-Next-Offset")!] = "0"
+            headers[HTTPField.Name("Drover-Attempt-Finished")!] = taskFinished ? "true" : "false"
+            return Response(status: .ok, headers: headers, body: .init())
+        }
+        let bytes = try await cluster.store.log(of: attempt.id, from: offset, maxBytes: 1 << 20)
+        let live = cluster.state.withLock { $0.activeAttempts[attempt.id] != nil }
+        headers[HTTPField.Name("Drover-Attempt")!] = String(attempt.number)
+        headers[HTTPField.Name("Drover-Next-Offset")!] = String(offset + Int64(bytes.count))
+        headers[HTTPField.Name("Drover-Attempt-Finished")!] = live ? "false" : "true"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    // MARK: - Nodes
+
+    @Sendable func listNodes(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        return try json(cluster.nodeViews())
+    }
+
+    @Sendable func changeNode(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let node = try cluster.resolveNode(try context.parameters.require("id"))
+        let target: NodeState
+        switch try context.parameters.require("action") {
+        case "cordon": target = .cordoned
+        case "drain": target = .draining
+        case "uncordon": target = .ready
+        case let other: throw APIError.notFound("no node action '\(other)'; use cordon, drain or uncordon")
+        }
+        try await cluster.setNodeState(node, to: target, by: context.principal!.actor)
+        return try json(try cluster.nodeView(node))
+    }
+
+    // MARK: - Agents
+
+    @Sendable func registerAgent(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        guard context.principal == .joiner || context.principal == .admin else {
+            throw APIError.forbidden("registering an agent needs the join token")
+        }
+        let body = try await decode(RegisterRequest.self, from: request, context: context)
+        try JobSpecParser.checkIdentifier(body.name, field: "name", maxLength: 63)
+        guard body.cpu > 0, body.cpu <= 1_000_000 else { throw APIError.badRequest("must be more than 0 cores", field: "cpu") }
+        guard body.memory > 0 else { throw APIError.badRequest("must be more than 0 bytes", field: "memory") }
+        guard body.gpus.count <= 1024, Set(body.gpus.map(\.index)).count == body.gpus.count, body.gpus.allSatisfy({ $0.index >= 0 }) else {
+            throw APIError.badRequest("GPU indices must be distinct and not negative", field: "gpus")
+        }
+        for (key, _) in body.labels where !Labels.isValidKey(key) {
+            throw APIError.badRequest("'\(key)' is not a valid label key", field: "labels.\(key)")
+        }
+        for (name, price) in [("cpuHour", body.prices.cpuHour), ("memoryGiBHour", body.prices.memoryGiBHour), ("gpuHour", body.prices.gpuHour)]
+            where price < 0 || price > 1_000_000 {
+            throw APIError.badRequest("must be from 0 to 1000000", field: "prices.\(name)")
+        }
+        let token = TokenHash.generate(prefix: "dra_")
+        let record = try await cluster.register(body, token: token)
+        return try json(RegisterResponse(nodeId: record.id.description, token: token, heartbeatIntervalMs: configuration.heartbeatInterval.milliseconds,
+                                         leaseTtlMs: configuration.leaseTTL.milliseconds))
+    }
+
+    @Sendable func poll(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        let node = try requireAgent(context)
+        let body = try await decode(PollRequest.self, from: request, context: context)
+        guard body.maxLeases >= 0 else { throw APIError.badRequest("must not be negative", field: "maxLeases") }
+        guard body.waitMs >= 0 else { throw APIError.badRequest("must not be negative", field: "waitMs") }
+        let wait = min(Duration.milliseconds(body.waitMs), configuration.maxPollWait)
+        let (leases, cancels) = try await cluster.poll(node: node, maxLeases: min(body.maxLeases, configuration.maxLeasesPerPoll), wait: wait)
+        return try json(PollResponse(leases: leases.map(Self.view(of:)), cancel: cancels.map(\.description)))
+    }
+
+    static func view(of lease: Lease) -> LeaseView {
+        let spec = lease.spec
+        return LeaseView(
+            attemptId: lease.attempt.id.description, jobId: lease.attempt.task.job.description, jobName: spec.name, team: spec.team,
+            task: lease.attempt.task.index, taskCount: spec.taskCount, attempt: lease.attempt.number, command: spec.command,
+            env: spec.environment, resources: Cluster.view(of: spec.resources), gpus: lease.attempt.gpuIndices,
+            timeoutMs: spec.timeoutMilliseconds)
+    }
+
+    @Sendable func heartbeat(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        let node = try requireAgent(context)
+        let body = try await decode(HeartbeatRequest.self, from: request, context: context)
+        let (unknown, cancel) = cluster.heartbeat(node: node, attempts: body.attempts)
+        return try json(HeartbeatResponse(unknown: unknown.map(\.description), cancel: cancel.map(\.description)))
+    }
+
+    @Sendable func reports(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        let node = try requireAgent(context)
+        let body = try await decode(ReportBatch.self, from: request, context: context)
+        guard body.reports.count <= 10_000 else { throw APIError.badRequest("at most 10000 reports per request", field: "reports") }
+        return try json(ReportResults(results: try await cluster.report(body.reports, from: node)))
+    }
+
+    @Sendable func uploadLog(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        let node = try requireAgent(context)
+        guard let raw = Int64(try context.parameters.require("id")) else { throw APIError.badRequest("attempt id must be a number", field: "id") }
+        let offset = Int64(try intParameter(request.uri.queryParameters.get("offset"), name: "offset", range: 0...Int(Int64.max / 2)) ?? 0)
+        let buffer = try await request.body.collect(upTo: configuration.maxLogChunkBytes)
+        try await cluster.appendLog(attempt: AttemptID(raw), offset: offset, data: Array(buffer.readableBytesView), from: node)
+        return try json(["status": "ok"])
+    }
+
+    // MARK: - Helpers
+
+    func requireAdmin(_ context: DroverRequestContext) throws {
+        guard context.principal == .admin else { throw APIError.forbidden("this endpoint needs the admin token") }
+    }
+
+    func requireAgent(_ context: DroverRequestContext) throws -> NodeID {
+        guard case .agent(let node) = context.principal else { throw APIError.forbidden("this endpoint is for agents, with the token they got at registration") }
+        return node
+    }
+
+    func jobID(_ context: DroverRequestContext) throws -> JobID {
+        let text = try context.parameters.require("id")
+        guard let id = JobID(text) else { throw APIError.badRequest("'\(text)' is not a job id (a positive number)", field: "id") }
+        return id
+    }
+
+    func intParameter(_ text: String?, name: String, range: ClosedRange<Int>) throws -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw APIError.badRequest("must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'", field: name)
+        }
+        return value
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, from request: Request, context: DroverRequestContext) async throws -> T {
+        let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("request body is empty; expected JSON") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.badRequest(ProblemMiddleware<DroverRequestContext>.describe(error), field: ProblemMiddleware<DroverRequestContext>.field(of: error))
+        }
+    }
+}
+
+private let jsonEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return encoder
+}()
+
+/// A JSON response.
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try jsonEncoder.encode(value))))
+}

@@ -1,0 +1,516 @@
+/// Everything the coordinator knows, held in memory, and every rule for changing it.
+///
+/// Pure: no I/O, no clock. Each operation takes the current time and returns the
+/// ``Mutation``s that make the change durable; the caller persists them in order before
+/// answering anyone who asked for the change. Finished attempts are not kept here (the
+/// store has them); unstarted shards of a job exist only as the job's `nextUnstarted` cursor.
+public struct ClusterState: Sendable {
+    public private(set) var jobs: [JobID: JobRuntime] = [:]
+    public private(set) var nodes: [NodeID: NodeRuntime] = [:]
+    /// Attempts that hold a lease right now.
+    public private(set) var activeAttempts: [AttemptID: AttemptRecord] = [:]
+    /// Jobs with tasks waiting for a lease, best first (priority, then submission order).
+    public private(set) var pendingJobs: [JobID] = []
+    public private(set) var lastJobID: Int64 = 0
+    public private(set) var lastNodeID: Int64 = 0
+    public private(set) var lastAttemptID: Int64 = 0
+    /// Nodes by the hash of their agent token, to authenticate agents.
+    public private(set) var nodeIDsByTokenHash: [String: NodeID] = [:]
+
+    public init() {}
+
+    /// A job and the rows of its started shards.
+    public struct JobRuntime: Sendable {
+        public internal(set) var record: JobRecord
+        public internal(set) var tasks: [Int: TaskRecord] = [:]
+        /// Shards with a task row waiting for another attempt.
+        public internal(set) var retryQueue: [Int] = []
+        public internal(set) var running = 0
+        public internal(set) var succeeded = 0
+        public internal(set) var failed = 0
+        public internal(set) var cancelled = 0
+        /// Cost of the job's finished attempts, in micro-units.
+        public internal(set) var costMicros: Int64 = 0
+
+        public var queued: Int { record.spec.taskCount - running - succeeded - failed - cancelled }
+        public var hasUnstarted: Bool { record.nextUnstarted < record.spec.taskCount }
+        public var hasPendingWork: Bool { !record.state.isTerminal && (hasUnstarted || !retryQueue.isEmpty) }
+    }
+
+    /// A node and what it holds.
+    public struct NodeRuntime: Sendable {
+        public internal(set) var record: NodeRecord
+        public internal(set) var allocated: Resources = .zero
+        public internal(set) var freeGPUs: [Int]
+        public internal(set) var active: Set<AttemptID> = []
+        /// Last time the agent was heard from. Not persisted: after a restart every node
+        /// gets a full TTL from the moment the coordinator came back.
+        public internal(set) var lastSeen: Timestamp
+        public var free: Resources { record.capacity - allocated }
+    }
+
+    // MARK: - Loading
+
+    /// Rebuilds the state from what the store holds. `now` is the moment the coordinator
+    /// started: every live node gets one full TTL from it to reappear.
+    public init(jobs: [JobRecord], tasks: [TaskRecord], activeAttempts: [AttemptRecord], nodes: [NodeRecord],
+                jobCosts: [JobID: Int64] = [:], lastAttemptID: Int64, now: Timestamp) {
+        for node in nodes {
+            self.nodes[node.id] = NodeRuntime(record: node, freeGPUs: node.gpuIndices.sorted(), lastSeen: now)
+            nodeIDsByTokenHash[node.tokenHash] = node.id
+            lastNodeID = max(lastNodeID, node.id.rawValue)
+        }
+        for job in jobs {
+            self.jobs[job.id] = JobRuntime(record: job, costMicros: jobCosts[job.id] ?? 0)
+            lastJobID = max(lastJobID, job.id.rawValue)
+        }
+        for task in tasks {
+            guard var job = self.jobs[task.ref.job] else { continue }
+            job.tasks[task.ref.index] = task
+            switch task.state {
+            case .queued: job.retryQueue.append(task.ref.index)
+            case .running: job.running += 1
+            case .succeeded: job.succeeded += 1
+            case .failed: job.failed += 1
+            case .cancelled: job.cancelled += 1
+            }
+            self.jobs[task.ref.job] = job
+        }
+        for id in self.jobs.keys {
+            self.jobs[id]!.retryQueue.sort()
+            // Unstarted shards of a finished job were cancelled without rows.
+            let job = self.jobs[id]!
+            if job.record.state.isTerminal {
+                let leftover = job.record.spec.taskCount - job.record.nextUnstarted
+                self.jobs[id]!.cancelled += leftover
+                if leftover > 0 { self.jobs[id]!.record.nextUnstarted = job.record.spec.taskCount }
+            }
+        }
+        for attempt in activeAttempts {
+            self.activeAttempts[attempt.id] = attempt
+            if var node = self.nodes[attempt.node] {
+                node.allocated = node.allocated + attempt.allocation
+                node.freeGPUs.removeAll { attempt.gpuIndices.contains($0) }
+                node.active.insert(attempt.id)
+                self.nodes[attempt.node] = node
+            }
+        }
+        self.lastAttemptID = lastAttemptID
+        let pending = self.jobs.values.filter(\.hasPendingWork).map(\.record.id)
+        pendingJobs = pending.sorted { isBefore($0, $1) }
+    }
+
+    // MARK: - Jobs
+
+    /// Accepts a validated job. Refuses one that no registered node could ever hold.
+    public mutating func submit(_ spec: JobSpec, by actor: String, now: Timestamp) throws(ClusterError) -> (JobRecord, [Mutation]) {
+        if !nodes.isEmpty {
+            let candidates = nodes.values.filter { node in spec.constraints.allSatisfy { $0.matches(node.record.labels) } }
+            if candidates.isEmpty {
+                throw .unschedulable("no registered node matches the constraints \(spec.constraints.map(\.description).joined(separator: ", "))")
+            }
+            if !candidates.contains(where: { spec.resources.fits(in: $0.record.capacity) }) {
+                let largest = candidates.max { $0.record.capacity.millicores < $1.record.capacity.millicores }!
+                throw .unschedulable("no node could ever fit a task needing \(spec.resources); the largest is \(largest.record.name) with \(largest.record.capacity)")
+            }
+        }
+        lastJobID += 1
+        let record = JobRecord(id: JobID(lastJobID), spec: spec, submittedAt: now, submittedBy: actor)
+        jobs[record.id] = JobRuntime(record: record)
+        insertPending(record.id)
+        let event = Event(subject: "job/\(record.id)", job: record.id, at: now, from: nil, to: JobState.queued.rawValue,
+                          reason: "submitted \(spec.kind.rawValue) job '\(spec.name)' with \(spec.taskCount) task(s)", actor: actor)
+        return (record, [.putJob(record), .appendEvent(event)])
+    }
+
+    /// Cancels a job: queued shards are cancelled at once, running attempts are asked to stop.
+    public mutating func cancel(_ id: JobID, by actor: String, now: Timestamp) throws(ClusterError) -> [Mutation] {
+        guard let job = jobs[id] else { throw .jobNotFound(id) }
+        guard !job.record.state.isTerminal else { throw .jobFinished(id, job.record.state) }
+        var mutations: [Mutation] = []
+        endJob(id, as: .cancelled, reason: "cancelled by \(actor)", actor: actor, now: now, into: &mutations)
+        return mutations
+    }
+
+    /// Attempts of `node` the agent must stop because their job has ended.
+    public func attemptsToCancel(on node: NodeID) -> [AttemptID] {
+        guard let runtime = nodes[node] else { return [] }
+        return runtime.active.filter { id in
+            guard let attempt = activeAttempts[id] else { return false }
+            return jobs[attempt.task.job]?.record.state.isTerminal ?? true
+        }.sorted()
+    }
+
+    // MARK: - Nodes
+
+    /// Registers an agent, or takes over the node of the same name (an agent restarting).
+    /// A takeover revokes the old token and declares the old instance's attempts lost.
+    public mutating func register(
+        name: String, capacity: Resources, gpuIndices: [Int], labels: [String: String], prices: Prices,
+        tokenHash: String, now: Timestamp, random: inout some RandomNumberGenerator
+    ) -> (NodeRecord, [Mutation]) {
+        var mutations: [Mutation] = []
+        if let existing = nodes.values.first(where: { $0.record.name == name }) {
+            let id = existing.record.id
+            for attemptID in existing.active.sorted() {
+                endAttempt(attemptID, outcome: .lost, report: nil, reason: "node \(name) re-registered; the previous agent's attempts are lost",
+                           actor: "node/\(id)", now: now, random: &random, into: &mutations)
+            }
+            var record = existing.record
+            let old = record.state
+            record.capacity = capacity
+            record.gpuIndices = gpuIndices
+            record.labels = labels
+            record.prices = prices
+            nodeIDsByTokenHash[record.tokenHash] = nil
+            nodeIDsByTokenHash[tokenHash] = id
+            record.tokenHash = tokenHash
+            // A cordon or drain set by an admin survives an agent restart.
+            if record.state == .down { record.state = .ready }
+            nodes[id] = NodeRuntime(record: record, freeGPUs: gpuIndices.sorted(), lastSeen: now)
+            mutations.append(.putNode(record))
+            mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: record.state.rawValue,
+                                                reason: "agent re-registered with \(capacity)", actor: "node/\(id)")))
+            return (record, mutations)
+        }
+        lastNodeID += 1
+        let record = NodeRecord(id: NodeID(lastNodeID), name: name, capacity: capacity, gpuIndices: gpuIndices, labels: labels,
+                                prices: prices, registeredAt: now, tokenHash: tokenHash)
+        nodes[record.id] = NodeRuntime(record: record, freeGPUs: gpuIndices.sorted(), lastSeen: now)
+        nodeIDsByTokenHash[tokenHash] = record.id
+        mutations.append(.putNode(record))
+        mutations.append(.appendEvent(Event(subject: "node/\(record.id)", job: nil, at: now, from: nil, to: NodeState.ready.rawValue,
+                                            reason: "registered with \(capacity)", actor: "node/\(record.id)")))
+        return (record, mutations)
+    }
+
+    /// Records that the agent of `node` is alive. Returns the attempts it reported that the
+    /// coordinator no longer considers its own (the agent must kill them).
+    public mutating func heartbeat(node: NodeID, attempts: [AttemptID: String?], now: Timestamp) -> (unknown: [AttemptID], cancel: [AttemptID]) {
+        guard nodes[node] != nil else { return (attempts.keys.sorted(), []) }
+        nodes[node]!.lastSeen = now
+        var unknown: [AttemptID] = []
+        for (id, progress) in attempts {
+            guard var attempt = activeAttempts[id], attempt.node == node else {
+                unknown.append(id)
+                continue
+            }
+            if let progress {
+                attempt.progress = progress
+                activeAttempts[id] = attempt
+            }
+        }
+        return (unknown.sorted(), attemptsToCancel(on: node))
+    }
+
+    /// Notes that a node was heard from (any authenticated request counts).
+    public mutating func touch(node: NodeID, now: Timestamp) {
+        nodes[node]?.lastSeen = now
+    }
+
+    /// Changes a node's administrative state (cordon, drain, uncordon).
+    public mutating func setNodeState(_ id: NodeID, to state: NodeState, by actor: String, now: Timestamp) throws(ClusterError) -> [Mutation] {
+        guard var node = nodes[id] else { throw .nodeNotFound(id.description) }
+        let old = node.record.state
+        if old == .down && state != .down { throw .conflict("node \(node.record.name) is down; it becomes ready when its agent registers again") }
+        guard old != state else { return [] }
+        node.record.state = state
+        nodes[id] = node
+        return [.putNode(node.record),
+                .appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: state.rawValue, reason: "set by \(actor)", actor: actor))]
+    }
+
+    /// Declares down every node silent for longer than `ttlMilliseconds`; their attempts are lost.
+    public mutating func expireSilentNodes(now: Timestamp, ttlMilliseconds: Int64, random: inout some RandomNumberGenerator) -> [Mutation] {
+        var mutations: [Mutation] = []
+        for id in nodes.keys.sorted() {
+            let node = nodes[id]!
+            guard node.record.state != .down, now.milliseconds(since: node.lastSeen) > ttlMilliseconds else { continue }
+            let silence = Quantity.formatDuration(now.milliseconds(since: node.lastSeen))
+            for attemptID in node.active.sorted() {
+                endAttempt(attemptID, outcome: .lost, report: nil, reason: "node \(node.record.name) silent for \(silence)",
+                           actor: "coordinator", now: now, random: &random, into: &mutations)
+            }
+            var record = nodes[id]!.record
+            let old = record.state
+            record.state = .down
+            nodes[id]!.record = record
+            mutations.append(.putNode(record))
+            mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: NodeState.down.rawValue,
+                                                reason: "no heartbeat for \(silence) (TTL \(Quantity.formatDuration(ttlMilliseconds)))", actor: "coordinator")))
+        }
+        return mutations
+    }
+
+    // MARK: - Leasing
+
+    /// Leases up to `limit` tasks that fit the free resources of `node`, best job first.
+    public mutating func lease(node nodeID: NodeID, limit: Int, now: Timestamp) -> ([Lease], [Mutation]) {
+        guard var node = nodes[nodeID], node.record.state.acceptsLeases, limit > 0 else { return ([], []) }
+        node.lastSeen = now
+        var leases: [Lease] = []
+        var mutations: [Mutation] = []
+        var position = 0
+        while position < pendingJobs.count, leases.count < limit {
+            let jobID = pendingJobs[position]
+            var job = jobs[jobID]!
+            let spec = job.record.spec
+            guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
+                  spec.constraints.allSatisfy({ $0.matches(node.record.labels) }) else {
+                position += 1
+                continue
+            }
+            guard let index = nextRunnableIndex(of: &job, now: now) else {
+                jobs[jobID] = job
+                position += 1
+                continue
+            }
+            lastAttemptID += 1
+            let attemptID = AttemptID(lastAttemptID)
+            var task = job.tasks[index] ?? TaskRecord(ref: TaskRef(job: jobID, index: index), state: .queued)
+            task.attempts += 1
+            task.state = .running
+            task.currentAttempt = attemptID
+            task.notBefore = nil
+            job.tasks[index] = task
+            job.running += 1
+            let gpus = Array(node.freeGPUs.prefix(spec.resources.gpus))
+            node.freeGPUs.removeFirst(gpus.count)
+            node.allocated = node.allocated + spec.resources
+            node.active.insert(attemptID)
+            let attempt = AttemptRecord(id: attemptID, task: task.ref, number: task.attempts, node: nodeID, allocation: spec.resources,
+                                        gpuIndices: gpus, startedAt: now)
+            activeAttempts[attemptID] = attempt
+            if job.record.state == .queued {
+                job.record.state = .running
+                job.record.startedAt = now
+                mutations.append(.appendEvent(Event(subject: "job/\(jobID)", job: jobID, at: now, from: JobState.queued.rawValue,
+                                                    to: JobState.running.rawValue, reason: "first task leased", actor: "coordinator")))
+            }
+            mutations.append(.putTask(task))
+            mutations.append(.putAttempt(attempt))
+            mutations.append(.appendEvent(Event(subject: "task/\(task.ref.job)/\(index)", job: jobID, at: now, from: TaskState.queued.rawValue,
+                                                to: TaskState.running.rawValue, reason: "attempt \(task.attempts) (\(attemptID)) leased to \(node.record.name)",
+                                                actor: "coordinator")))
+            leases.append(Lease(attempt: attempt, spec: spec))
+            jobs[jobID] = job
+            if !job.hasPendingWork {
+                pendingJobs.remove(at: position)
+            }
+            // The job row changed (cursor or state); write it once per job per batch.
+            if let last = mutations.lastIndex(where: { if case .putJob(let r) = $0 { r.id == jobID } else { false } }) {
+                mutations.remove(at: last)
+            }
+            mutations.append(.putJob(job.record))
+        }
+        nodes[nodeID] = node
+        return (leases, mutations)
+    }
+
+    /// The shard to lease next: a due retry first, else the next unstarted shard.
+    private func nextRunnableIndex(of job: inout JobRuntime, now: Timestamp) -> Int? {
+        if let position = job.retryQueue.firstIndex(where: { (job.tasks[$0]?.notBefore ?? now) <= now }) {
+            return job.retryQueue.remove(at: position)
+        }
+        if job.hasUnstarted {
+            defer { job.record.nextUnstarted += 1 }
+            return job.record.nextUnstarted
+        }
+        return nil
+    }
+
+    /// The earliest instant a delayed retry becomes leasable, if any is waiting.
+    public func nextRetryDue() -> Timestamp? {
+        pendingJobs.lazy.compactMap { id -> Timestamp? in
+            let job = self.jobs[id]!
+            return job.retryQueue.compactMap { job.tasks[$0]?.notBefore }.min()
+        }.min()
+    }
+
+    // MARK: - Reports
+
+    /// Commits the outcome an agent reported for one of its attempts.
+    public mutating func report(_ report: AttemptReport, from node: NodeID, now: Timestamp,
+                                random: inout some RandomNumberGenerator) -> ReportResult {
+        guard let attempt = activeAttempts[report.attempt] else { return .notActive }
+        guard attempt.node == node else { return .wrongNode(owner: attempt.node) }
+        guard report.outcome != .running, report.outcome != .lost else { return .invalid("an agent cannot report outcome '\(report.outcome.rawValue)'") }
+        nodes[node]?.lastSeen = now
+        var mutations: [Mutation] = []
+        endAttempt(report.attempt, outcome: report.outcome, report: report, reason: report.reason ?? "reported by \(nodes[node]?.record.name ?? node.description)",
+                   actor: "node/\(node)", now: now, random: &random, into: &mutations)
+        return .accepted(mutations)
+    }
+
+    /// Ends an active attempt, frees its node's resources and decides the task's fate.
+    private mutating func endAttempt(_ id: AttemptID, outcome: AttemptState, report: AttemptReport?, reason: String, actor: String,
+                                     now: Timestamp, random: inout some RandomNumberGenerator, into mutations: inout [Mutation]) {
+        guard var attempt = activeAttempts.removeValue(forKey: id) else { return }
+        var cost: Int64 = 0
+        if var node = nodes[attempt.node] {
+            node.allocated = node.allocated - attempt.allocation
+            node.freeGPUs = (node.freeGPUs + attempt.gpuIndices).sorted()
+            node.active.remove(id)
+            nodes[attempt.node] = node
+            cost = node.record.prices.cost(of: attempt.allocation, milliseconds: now.milliseconds(since: attempt.startedAt))
+        }
+        attempt.state = outcome
+        attempt.endedAt = now
+        attempt.exitCode = report?.exitCode
+        attempt.signal = report?.signal
+        attempt.peakRSSBytes = report?.peakRSSBytes
+        attempt.progress = report?.progress ?? attempt.progress
+        attempt.costMicros = cost
+        attempt.reason = reason
+        mutations.append(.putAttempt(attempt))
+        mutations.append(.appendEvent(Event(subject: "attempt/\(id)", job: attempt.task.job, at: now, from: AttemptState.running.rawValue,
+                                            to: outcome.rawValue, reason: reason, actor: actor)))
+
+        guard var job = jobs[attempt.task.job], var task = job.tasks[attempt.task.index] else { return }
+        job.costMicros += cost
+        switch outcome {
+        case .failed, .timedOut: task.failures += 1
+        case .lost, .preempted: task.lost += 1
+        default: break
+        }
+        let decision = job.record.spec.retry.decide(
+            outcome: outcome, exitCode: report?.exitCode, failuresSoFar: task.failures, lostSoFar: task.lost,
+            jobStillActive: !job.record.state.isTerminal, sample: Double.random(in: 0..<1, using: &random))
+        job.running -= 1
+        let subject = "task/\(task.ref.job)/\(task.ref.index)"
+        switch decision {
+        case .retry(let delay, let why):
+            task.state = .queued
+            task.notBefore = now.adding(milliseconds: delay)
+            job.retryQueue.append(task.ref.index)
+            mutations.append(.appendEvent(Event(subject: subject, job: job.record.id, at: now, from: TaskState.running.rawValue,
+                                                to: TaskState.queued.rawValue, reason: why, actor: "coordinator")))
+        case .finish(let state, let why):
+            task.state = state
+            switch state {
+            case .succeeded: job.succeeded += 1
+            case .failed: job.failed += 1
+            default: job.cancelled += 1
+            }
+            mutations.append(.appendEvent(Event(subject: subject, job: job.record.id, at: now, from: TaskState.running.rawValue,
+                                                to: state.rawValue, reason: why, actor: "coordinator")))
+        }
+        job.tasks[task.ref.index] = task
+        mutations.append(.putTask(task))
+        jobs[job.record.id] = job
+        if job.hasPendingWork { insertPending(job.record.id) }
+
+        if case .finish(.failed, _) = decision, !job.record.state.isTerminal, job.failed > job.record.spec.maxFailedTasks {
+            endJob(job.record.id, as: .failed, reason: "task \(task.ref.index) failed (\(job.failed) failed task(s), \(job.record.spec.maxFailedTasks) allowed)",
+                   actor: "coordinator", now: now, into: &mutations)
+        }
+        completeJobIfDone(job.record.id, now: now, into: &mutations)
+    }
+
+    /// Moves a job to a terminal state and cancels everything of it that waits in the queue.
+    private mutating func endJob(_ id: JobID, as state: JobState, reason: String, actor: String, now: Timestamp, into mutations: inout [Mutation]) {
+        guard var job = jobs[id] else { return }
+        let old = job.record.state
+        for index in job.retryQueue {
+            guard var task = job.tasks[index] else { continue }
+            task.state = .cancelled
+            task.notBefore = nil
+            job.tasks[index] = task
+            mutations.append(.putTask(task))
+        }
+        job.cancelled += job.retryQueue.count + (job.record.spec.taskCount - job.record.nextUnstarted)
+        job.retryQueue = []
+        job.record.nextUnstarted = job.record.spec.taskCount
+        job.record.state = state
+        job.record.reason = reason
+        job.record.endedAt = now
+        jobs[id] = job
+        pendingJobs.removeAll { $0 == id }
+        mutations.append(.putJob(job.record))
+        mutations.append(.appendEvent(Event(subject: "job/\(id)", job: id, at: now, from: old.rawValue, to: state.rawValue, reason: reason, actor: actor)))
+    }
+
+    private mutating func completeJobIfDone(_ id: JobID, now: Timestamp, into mutations: inout [Mutation]) {
+        guard let job = jobs[id], !job.record.state.isTerminal, job.running == 0, job.queued == 0 else { return }
+        let state: JobState = job.failed > 0 ? .failed : (job.cancelled > 0 ? .cancelled : .succeeded)
+        let reason = state == .succeeded ? "all \(job.succeeded) task(s) succeeded"
+            : "\(job.succeeded) succeeded, \(job.failed) failed, \(job.cancelled) cancelled"
+        endJob(id, as: state, reason: reason, actor: "coordinator", now: now, into: &mutations)
+    }
+
+    // MARK: - Queue order
+
+    private func isBefore(_ a: JobID, _ b: JobID) -> Bool {
+        let pa = jobs[a]!.record.spec.priority, pb = jobs[b]!.record.spec.priority
+        return pa != pb ? pa > pb : a < b
+    }
+
+    private mutating func insertPending(_ id: JobID) {
+        guard !pendingJobs.contains(id) else { return }
+        var low = 0, high = pendingJobs.count
+        while low < high {
+            let mid = (low + high) / 2
+            if isBefore(pendingJobs[mid], id) { low = mid + 1 } else { high = mid }
+        }
+        pendingJobs.insert(id, at: low)
+    }
+}
+
+/// A task handed to an agent.
+public struct Lease: Sendable {
+    public var attempt: AttemptRecord
+    public var spec: JobSpec
+}
+
+/// What an agent says about an attempt that ended.
+public struct AttemptReport: Hashable, Sendable {
+    public var attempt: AttemptID
+    public var outcome: AttemptState
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var peakRSSBytes: Int64?
+    public var wallMilliseconds: Int64?
+    public var progress: String?
+    public var reason: String?
+
+    public init(attempt: AttemptID, outcome: AttemptState, exitCode: Int32? = nil, signal: Int32? = nil, peakRSSBytes: Int64? = nil,
+                wallMilliseconds: Int64? = nil, progress: String? = nil, reason: String? = nil) {
+        self.attempt = attempt
+        self.outcome = outcome
+        self.exitCode = exitCode
+        self.signal = signal
+        self.peakRSSBytes = peakRSSBytes
+        self.wallMilliseconds = wallMilliseconds
+        self.progress = progress
+        self.reason = reason
+    }
+}
+
+/// The result of ``ClusterState/report(_:from:now:random:)``.
+public enum ReportResult: Sendable {
+    case accepted([Mutation])
+    /// The attempt holds no lease: it already ended (a duplicate or a stale report).
+    case notActive
+    /// The attempt is leased to another node.
+    case wrongNode(owner: NodeID)
+    case invalid(String)
+}
+
+/// Why the cluster refused an operation; mapped to HTTP at the edge.
+public enum ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
+    case jobNotFound(JobID)
+    case nodeNotFound(String)
+    case jobFinished(JobID, JobState)
+    case unschedulable(String)
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .jobNotFound(let id): "job \(id) does not exist"
+        case .nodeNotFound(let id): "node \(id) does not exist; `drover nodes` lists them"
+        case .jobFinished(let id, let state): "job \(id) has already finished (\(state.rawValue))"
+        case .unschedulable(let why): why
+        case .conflict(let why): why
+        }
+    }
+}

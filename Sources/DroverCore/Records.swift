@@ -1,0 +1,188 @@
+/// The persisted state of a job: one row however many shards it has.
+public struct JobRecord: Hashable, Sendable {
+    public var id: JobID
+    public var spec: JobSpec
+    public var state: JobState
+    public var submittedAt: Timestamp
+    public var startedAt: Timestamp?
+    public var endedAt: Timestamp?
+    /// Shards `nextUnstarted..<taskCount` have never been leased and have no task row.
+    public var nextUnstarted: Int
+    /// Why the job reached its current state, when that is worth saying.
+    public var reason: String?
+    /// Who submitted it (token subject), for the audit trail.
+    public var submittedBy: String
+
+    public init(id: JobID, spec: JobSpec, state: JobState = .queued, submittedAt: Timestamp, startedAt: Timestamp? = nil,
+                endedAt: Timestamp? = nil, nextUnstarted: Int = 0, reason: String? = nil, submittedBy: String) {
+        self.id = id
+        self.spec = spec
+        self.state = state
+        self.submittedAt = submittedAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.nextUnstarted = nextUnstarted
+        self.reason = reason
+        self.submittedBy = submittedBy
+    }
+}
+
+/// The persisted state of a shard that has started at least once.
+public struct TaskRecord: Hashable, Sendable {
+    public var ref: TaskRef
+    public var state: TaskState
+    /// Attempts that ended failed or timed out.
+    public var failures: Int
+    /// Attempts that ended lost or preempted.
+    public var lost: Int
+    /// Attempts started so far (their numbers are 1...attempts).
+    public var attempts: Int
+    /// The attempt holding the lease, if running; the last attempt otherwise.
+    public var currentAttempt: AttemptID?
+    /// A queued retry is not leased before this instant.
+    public var notBefore: Timestamp?
+
+    public init(ref: TaskRef, state: TaskState, failures: Int = 0, lost: Int = 0, attempts: Int = 0,
+                currentAttempt: AttemptID? = nil, notBefore: Timestamp? = nil) {
+        self.ref = ref
+        self.state = state
+        self.failures = failures
+        self.lost = lost
+        self.attempts = attempts
+        self.currentAttempt = currentAttempt
+        self.notBefore = notBefore
+    }
+}
+
+/// One lease of a task to a node, and how it ended.
+public struct AttemptRecord: Hashable, Sendable {
+    /// Also the fencing token.
+    public var id: AttemptID
+    public var task: TaskRef
+    /// 1 for the first attempt of the task.
+    public var number: Int
+    public var node: NodeID
+    public var state: AttemptState
+    public var allocation: Resources
+    public var gpuIndices: [Int]
+    public var startedAt: Timestamp
+    public var endedAt: Timestamp?
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var peakRSSBytes: Int64?
+    /// Cost in millionths of the currency unit.
+    public var costMicros: Int64?
+    /// Latest progress line the task wrote (a JSON object), as forwarded by the agent.
+    public var progress: String?
+    public var reason: String?
+
+    public init(id: AttemptID, task: TaskRef, number: Int, node: NodeID, state: AttemptState = .running,
+                allocation: Resources, gpuIndices: [Int] = [], startedAt: Timestamp, endedAt: Timestamp? = nil,
+                exitCode: Int32? = nil, signal: Int32? = nil, peakRSSBytes: Int64? = nil, costMicros: Int64? = nil,
+                progress: String? = nil, reason: String? = nil) {
+        self.id = id
+        self.task = task
+        self.number = number
+        self.node = node
+        self.state = state
+        self.allocation = allocation
+        self.gpuIndices = gpuIndices
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.exitCode = exitCode
+        self.signal = signal
+        self.peakRSSBytes = peakRSSBytes
+        self.costMicros = costMicros
+        self.progress = progress
+        self.reason = reason
+    }
+}
+
+/// Hourly prices of a node's resources, in millionths of the currency unit.
+public struct Prices: Hashable, Sendable, Codable {
+    public var cpuHourMicros: Int64
+    public var memoryGiBHourMicros: Int64
+    public var gpuHourMicros: Int64
+
+    public init(cpuHourMicros: Int64 = 0, memoryGiBHourMicros: Int64 = 0, gpuHourMicros: Int64 = 0) {
+        self.cpuHourMicros = cpuHourMicros
+        self.memoryGiBHourMicros = memoryGiBHourMicros
+        self.gpuHourMicros = gpuHourMicros
+    }
+
+    /// Cost of holding `allocation` for `milliseconds`, rounded to the nearest micro-unit.
+    public func cost(of allocation: Resources, milliseconds: Int64) -> Int64 {
+        // Per-hour micro rates × quantities × ms; Int128 keeps every intermediate exact.
+        let ms = Int128(max(0, milliseconds))
+        let cpu = Int128(allocation.millicores) * Int128(cpuHourMicros) * ms           // ÷ 1000 ÷ 3.6e6
+        let memory = Int128(allocation.memoryBytes) * Int128(memoryGiBHourMicros) * ms // ÷ 2^30 ÷ 3.6e6
+        let gpu = Int128(allocation.gpus) * Int128(gpuHourMicros) * ms                 // ÷ 3.6e6
+        let hourMs = Int128(3_600_000)
+        let denominator = hourMs * 1000 * Int128(1 << 30)
+        let numerator = cpu * Int128(1 << 30) + memory * 1000 + gpu * 1000 * Int128(1 << 30)
+        return Int64((numerator + denominator / 2) / denominator)
+    }
+}
+
+/// A registered agent machine.
+public struct NodeRecord: Hashable, Sendable {
+    public var id: NodeID
+    public var name: String
+    public var capacity: Resources
+    /// GPU indices the node offers (`0..<capacity.gpus` unless the agent says otherwise).
+    public var gpuIndices: [Int]
+    public var labels: [String: String]
+    public var prices: Prices
+    public var state: NodeState
+    public var registeredAt: Timestamp
+    /// SHA-256 of the agent's bearer token, hex.
+    public var tokenHash: String
+
+    public init(id: NodeID, name: String, capacity: Resources, gpuIndices: [Int], labels: [String: String], prices: Prices,
+                state: NodeState = .ready, registeredAt: Timestamp, tokenHash: String) {
+        self.id = id
+        self.name = name
+        self.capacity = capacity
+        self.gpuIndices = gpuIndices
+        self.labels = labels
+        self.prices = prices
+        self.state = state
+        self.registeredAt = registeredAt
+        self.tokenHash = tokenHash
+    }
+}
+
+/// One line of the audit trail: a state change of a job, task, attempt or node.
+public struct Event: Hashable, Sendable {
+    /// `job/12`, `task/12/3`, `attempt/77`, `node/n2`.
+    public var subject: String
+    /// The job the subject belongs to, so a job's history is one query.
+    public var job: JobID?
+    public var at: Timestamp
+    public var from: String?
+    public var to: String
+    public var reason: String
+    /// Who caused it: `admin`, `node/n2`, `coordinator`, a token's subject.
+    public var actor: String
+
+    public init(subject: String, job: JobID?, at: Timestamp, from: String?, to: String, reason: String, actor: String) {
+        self.subject = subject
+        self.job = job
+        self.at = at
+        self.from = from
+        self.to = to
+        self.reason = reason
+        self.actor = actor
+    }
+}
+
+/// A change to persist. The state machine returns these; the store applies a batch of
+/// them in one transaction, in order. `put` means insert or replace the whole row.
+public enum Mutation: Sendable {
+    case putJob(JobRecord)
+    case putTask(TaskRecord)
+    case putAttempt(AttemptRecord)
+    case putNode(NodeRecord)
+    case appendEvent(Event)
+    case appendLog(attempt: AttemptID, offset: Int64, data: [UInt8])
+}

@@ -1,0 +1,53 @@
+import DroverCore
+
+/// Durable storage of the cluster state. The coordinator is its only writer.
+///
+/// Writes come as batches of ``Mutation``s applied in one transaction, in order; the
+/// coordinator groups the changes of many concurrent requests into one batch (group
+/// commit). Reads serve what the in-memory state does not keep: finished attempts,
+/// events and logs.
+public protocol Store: Sendable {
+    /// Applies the mutations atomically and durably, in order.
+    func apply(_ mutations: [Mutation]) async throws
+    /// Everything needed to rebuild ``ClusterState`` after a restart.
+    func load() async throws -> StoredState
+    /// All attempts of a job, in attempt-id order.
+    func attempts(of job: JobID) async throws -> [AttemptRecord]
+    /// All attempts of one task, in attempt-id order.
+    func attempts(of task: TaskRef) async throws -> [AttemptRecord]
+    /// One attempt, running or finished.
+    func attempt(_ id: AttemptID) async throws -> AttemptRecord?
+    /// The most recent `limit` events of a job (oldest first) and how many there are in all.
+    func events(of job: JobID, limit: Int) async throws -> (events: [Event], total: Int)
+    /// Events about nodes, most recent `limit`, oldest first.
+    func nodeEvents(limit: Int) async throws -> [Event]
+    /// Up to `maxBytes` of an attempt's output starting at byte `offset`.
+    func log(of attempt: AttemptID, from offset: Int64, maxBytes: Int) async throws -> [UInt8]
+}
+
+/// What ``Store/load()`` returns.
+public struct StoredState: Sendable {
+    public var jobs: [JobRecord]
+    /// Every task row (shards that started at least once).
+    public var tasks: [TaskRecord]
+    public var activeAttempts: [AttemptRecord]
+    public var nodes: [NodeRecord]
+    /// Sum of the cost of each job's finished attempts, in micro-units.
+    public var jobCosts: [JobID: Int64]
+    public var lastAttemptID: Int64
+
+    public init(jobs: [JobRecord] = [], tasks: [TaskRecord] = [], activeAttempts: [AttemptRecord] = [], nodes: [NodeRecord] = [],
+                jobCosts: [JobID: Int64] = [:], lastAttemptID: Int64 = 0) {
+        self.jobCosts = jobCosts
+        self.jobs = jobs
+        self.tasks = tasks
+        self.activeAttempts = activeAttempts
+        self.nodes = nodes
+        self.lastAttemptID = lastAttemptID
+    }
+
+    /// Rebuilds the in-memory cluster state.
+    public func clusterState(now: Timestamp) -> ClusterState {
+        ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, lastAttemptID: lastAttemptID, now: now)
+    }
+}

@@ -1,0 +1,95 @@
+import GRDB
+
+extension SQLiteStore {
+    /// Numbered schema migrations; append new ones, never edit a shipped one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("001-core") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    team TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    priority INTEGER NOT NULL,
+                    task_count INTEGER NOT NULL,
+                    next_unstarted INTEGER NOT NULL,
+                    submitted_at INTEGER NOT NULL,
+                    started_at INTEGER,
+                    ended_at INTEGER,
+                    reason TEXT,
+                    submitted_by TEXT NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE INDEX jobs_team_state ON jobs(team, state);
+                -- One row per shard that has started at least once; unstarted shards are jobs.next_unstarted..task_count.
+                CREATE TABLE tasks (
+                    job_id INTEGER NOT NULL REFERENCES jobs(id),
+                    idx INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    failures INTEGER NOT NULL,
+                    lost INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    current_attempt INTEGER,
+                    not_before INTEGER,
+                    PRIMARY KEY (job_id, idx)
+                ) WITHOUT ROWID;
+                CREATE TABLE nodes (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    millicores INTEGER NOT NULL,
+                    memory_bytes INTEGER NOT NULL,
+                    gpus INTEGER NOT NULL,
+                    gpu_indices TEXT NOT NULL,
+                    labels TEXT NOT NULL,
+                    prices TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    registered_at INTEGER NOT NULL,
+                    token_hash TEXT NOT NULL
+                );
+                -- The attempt id is also its fencing token.
+                CREATE TABLE attempts (
+                    id INTEGER PRIMARY KEY,
+                    job_id INTEGER NOT NULL REFERENCES jobs(id),
+                    idx INTEGER NOT NULL,
+                    number INTEGER NOT NULL,
+                    node_id INTEGER NOT NULL REFERENCES nodes(id),
+                    state TEXT NOT NULL,
+                    millicores INTEGER NOT NULL,
+                    memory_bytes INTEGER NOT NULL,
+                    gpus INTEGER NOT NULL,
+                    gpu_indices TEXT NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    ended_at INTEGER,
+                    exit_code INTEGER,
+                    signal INTEGER,
+                    peak_rss_bytes INTEGER,
+                    cost_micros INTEGER,
+                    progress TEXT,
+                    reason TEXT
+                );
+                CREATE INDEX attempts_job ON attempts(job_id, idx);
+                CREATE INDEX attempts_running ON attempts(state) WHERE state = 'running';
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at INTEGER NOT NULL,
+                    subject TEXT NOT NULL,
+                    job_id INTEGER,
+                    from_state TEXT,
+                    to_state TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    actor TEXT NOT NULL
+                );
+                CREATE INDEX events_job ON events(job_id, id) WHERE job_id IS NOT NULL;
+                CREATE TABLE logs (
+                    attempt_id INTEGER NOT NULL,
+                    offset INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (attempt_id, offset)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,230 @@
+import DroverCore
+import DroverStore
+import Foundation
+import GRDB
+
+/// The embedded default store: one SQLite file in WAL mode.
+///
+/// `synchronous=FULL` makes every committed batch survive a power cut as well as a
+/// `kill -9`; the coordinator's group commit keeps the fsync cost per request small.
+public final class SQLiteStore: Store {
+    private let pool: DatabasePool
+    /// Where the database file lives.
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    public init(path: String, synchronous: Synchronous = .full) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// SQLite's `synchronous` setting: `full` survives power loss, `normal` survives process crashes.
+    public enum Synchronous: String, Sendable { case full = "FULL", normal = "NORMAL" }
+
+    // MARK: - Writes
+
+    public func apply(_ mutations: [Mutation]) async throws {
+        guard !mutations.isEmpty else { return }
+        try await pool.write { db in
+            for mutation in mutations {
+                try Self.apply(mutation, in: db)
+            }
+        }
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    private static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private static func apply(_ mutation: Mutation, in db: Database) throws {
+        switch mutation {
+        case .putJob(let job):
+            try db.cachedStatement(sql: """
+                INSERT INTO jobs (id, name, team, kind, state, priority, task_count, next_unstarted, submitted_at, started_at,
+                                  ended_at, reason, submitted_by, spec)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, next_unstarted = excluded.next_unstarted,
+                    started_at = excluded.started_at, ended_at = excluded.ended_at, reason = excluded.reason
+                """).execute(arguments: [
+                    job.id.rawValue, job.spec.name, job.spec.team, job.spec.kind.rawValue, job.state.rawValue, job.spec.priority,
+                    job.spec.taskCount, job.nextUnstarted, job.submittedAt.milliseconds, job.startedAt?.milliseconds,
+                    job.endedAt?.milliseconds, job.reason, job.submittedBy, try json(job.spec),
+                ])
+        case .putTask(let task):
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO tasks (job_id, idx, state, failures, lost, attempts, current_attempt, not_before)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    task.ref.job.rawValue, task.ref.index, task.state.rawValue, task.failures, task.lost, task.attempts,
+                    task.currentAttempt?.rawValue, task.notBefore?.milliseconds,
+                ])
+        case .putAttempt(let a):
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO attempts (id, job_id, idx, number, node_id, state, millicores, memory_bytes, gpus, gpu_indices,
+                    started_at, ended_at, exit_code, signal, peak_rss_bytes, cost_micros, progress, reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    a.id.rawValue, a.task.job.rawValue, a.task.index, a.number, a.node.rawValue, a.state.rawValue,
+                    a.allocation.millicores, a.allocation.memoryBytes, a.allocation.gpus,
+                    a.gpuIndices.map(String.init).joined(separator: ","), a.startedAt.milliseconds, a.endedAt?.milliseconds,
+                    a.exitCode.map { Int64($0) }, a.signal.map { Int64($0) }, a.peakRSSBytes, a.costMicros, a.progress, a.reason,
+                ])
+        case .putNode(let n):
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO nodes (id, name, millicores, memory_bytes, gpus, gpu_indices, labels, prices, state, registered_at, token_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    n.id.rawValue, n.name, n.capacity.millicores, n.capacity.memoryBytes, n.capacity.gpus,
+                    n.gpuIndices.map(String.init).joined(separator: ","), try json(n.labels), try json(n.prices), n.state.rawValue,
+                    n.registeredAt.milliseconds, n.tokenHash,
+                ])
+        case .appendEvent(let e):
+            try db.cachedStatement(sql: """
+                INSERT INTO events (at, subject, job_id, from_state, to_state, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [e.at.milliseconds, e.subject, e.job?.rawValue, e.from, e.to, e.reason, e.actor])
+        case .appendLog(let attempt, let offset, let data):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO logs (attempt_id, offset, data) VALUES (?, ?, ?)")
+                .execute(arguments: [attempt.rawValue, offset, Data(data)])
+        }
+    }
+
+    // MARK: - Reads
+
+    public func load() async throws -> StoredState {
+        try await pool.read { db in
+            let decoder = JSONDecoder()
+            let jobs = try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY id").map { row -> JobRecord in
+                let spec = try decoder.decode(JobSpec.self, from: Data((row["spec"] as String).utf8))
+                return JobRecord(
+                    id: JobID(row["id"]), spec: spec, state: try Self.enumValue(row["state"]), submittedAt: Timestamp(milliseconds: row["submitted_at"]),
+                    startedAt: (row["started_at"] as Int64?).map(Timestamp.init), endedAt: (row["ended_at"] as Int64?).map(Timestamp.init),
+                    nextUnstarted: row["next_unstarted"], reason: row["reason"], submittedBy: row["submitted_by"])
+            }
+            let tasks = try Row.fetchAll(db, sql: "SELECT * FROM tasks").map { row in
+                TaskRecord(
+                    ref: TaskRef(job: JobID(row["job_id"]), index: row["idx"]), state: try Self.enumValue(row["state"]),
+                    failures: row["failures"], lost: row["lost"], attempts: row["attempts"],
+                    currentAttempt: (row["current_attempt"] as Int64?).map(AttemptID.init),
+                    notBefore: (row["not_before"] as Int64?).map(Timestamp.init))
+            }
+            let active = try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE state = 'running' ORDER BY id").map(Self.attempt)
+            let nodes = try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY id").map { row in
+                NodeRecord(
+                    id: NodeID(row["id"]), name: row["name"],
+                    capacity: Resources(millicores: row["millicores"], memoryBytes: row["memory_bytes"], gpus: row["gpus"]),
+                    gpuIndices: Self.indices(row["gpu_indices"]),
+                    labels: try decoder.decode([String: String].self, from: Data((row["labels"] as String).utf8)),
+                    prices: try decoder.decode(Prices.self, from: Data((row["prices"] as String).utf8)),
+                    state: try Self.enumValue(row["state"]), registeredAt: Timestamp(milliseconds: row["registered_at"]),
+                    tokenHash: row["token_hash"])
+            }
+            let lastAttempt = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM attempts") ?? 0
+            var costs: [JobID: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT job_id, SUM(cost_micros) AS cost FROM attempts GROUP BY job_id") {
+                costs[JobID(row["job_id"])] = row["cost"] ?? 0
+            }
+            return StoredState(jobs: jobs, tasks: tasks, activeAttempts: active, nodes: nodes, jobCosts: costs, lastAttemptID: lastAttempt)
+        }
+    }
+
+    public func attempts(of job: JobID) async throws -> [AttemptRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE job_id = ? ORDER BY id", arguments: [job.rawValue]).map(Self.attempt)
+        }
+    }
+
+    public func attempts(of task: TaskRef) async throws -> [AttemptRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE job_id = ? AND idx = ? ORDER BY id",
+                             arguments: [task.job.rawValue, task.index]).map(Self.attempt)
+        }
+    }
+
+    public func attempt(_ id: AttemptID) async throws -> AttemptRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM attempts WHERE id = ?", arguments: [id.rawValue]).map(Self.attempt)
+        }
+    }
+
+    public func events(of job: JobID, limit: Int) async throws -> (events: [Event], total: Int) {
+        try await pool.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE job_id = ?", arguments: [job.rawValue]) ?? 0
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM events WHERE job_id = ? ORDER BY id DESC LIMIT ?", arguments: [job.rawValue, limit])
+            return (rows.reversed().map(Self.event), total)
+        }
+    }
+
+    public func nodeEvents(limit: Int) async throws -> [Event] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE subject LIKE 'node/%' ORDER BY id DESC LIMIT ?", arguments: [limit])
+                .reversed().map(Self.event)
+        }
+    }
+
+    public func log(of attempt: AttemptID, from offset: Int64, maxBytes: Int) async throws -> [UInt8] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT offset, data FROM logs WHERE attempt_id = ? AND offset + length(data) > ? ORDER BY offset
+                """, arguments: [attempt.rawValue, offset])
+            var output: [UInt8] = []
+            var position = offset
+            for row in rows {
+                let start: Int64 = row["offset"]
+                let data: Data = row["data"]
+                guard start <= position else { break } // a gap: the rest has not arrived yet
+                let skip = Int(position - start)
+                guard skip < data.count else { continue }
+                output.append(contentsOf: data.dropFirst(skip))
+                position = start + Int64(data.count)
+                if output.count >= maxBytes { break }
+            }
+            return Array(output.prefix(maxBytes))
+        }
+    }
+
+    // MARK: - Row decoding
+
+    private static func enumValue<T: RawRepresentable>(_ raw: String) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: raw) else { throw StoreError("unknown \(T.self) '\(raw)' in the database; is it from a newer Drover?") }
+        return value
+    }
+
+    private static func indices(_ text: String) -> [Int] {
+        text.split(separator: ",").compactMap { Int($0) }
+    }
+
+    private static func attempt(_ row: Row) throws -> AttemptRecord {
+        AttemptRecord(
+            id: AttemptID(row["id"]), task: TaskRef(job: JobID(row["job_id"]), index: row["idx"]), number: row["number"],
+            node: NodeID(row["node_id"]), state: try enumValue(row["state"]),
+            allocation: Resources(millicores: row["millicores"], memoryBytes: row["memory_bytes"], gpus: row["gpus"]),
+            gpuIndices: indices(row["gpu_indices"]), startedAt: Timestamp(milliseconds: row["started_at"]),
+            endedAt: (row["ended_at"] as Int64?).map(Timestamp.init), exitCode: (row["exit_code"] as Int64?).map { Int32($0) },
+            signal: (row["signal"] as Int64?).map { Int32($0) }, peakRSSBytes: row["peak_rss_bytes"], costMicros: row["cost_micros"],
+            progress: row["progress"], reason: row["reason"])
+    }
+
+    private static func event(_ row: Row) -> Event {
+        Event(subject: row["subject"], job: (row["job_id"] as Int64?).map(JobID.init), at: Timestamp(milliseconds: row["at"]),
+              from: row["from_state"], to: row["to_state"], reason: row["reason"], actor: row["actor"])
+    }
+}
+
+/// A store failure that is not SQLite's own.
+public struct StoreError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import DroverAPI
+import DroverAgent
+import DroverClient
+import DroverCoordinator
+import Foundation
+import Logging
+import ServiceLifecycle
+import Yams
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "A whole cluster in one process on a temp dir: train a forecasting model, then score 24 shards.")
+
+    @Option(help: "Directory holding forecast.py and the demo job specs' workloads (default: found from here or the binary).")
+    var workloads: String?
+    @Flag(help: "Keep the temp dir (database, agents' work dirs, forecasts) afterwards.")
+    var keep = false
+
+    func run() async throws {
+        let logger = bootstrapLogging(level: ProcessInfo.processInfo.environment["DROVER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning)
+        let repo = try locateRepository()
+        let home = workloads ?? repo + "/cluster/demo"
+        let root = NSTemporaryDirectory() + "drover-demo-\(ProcessInfo.processInfo.processIdentifier)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { if !keep { try? FileManager.default.removeItem(atPath: root) } }
+
+        var configuration = CoordinatorConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.dataDirectory = root + "/coordinator"
+        configuration.adminToken = "demo-admin-" + UUID().uuidString
+        configuration.joinToken = "demo-join-" + UUID().uuidString
+        configuration.heartbeatInterval = .seconds(1)
+        configuration.leaseTTL = .seconds(5)
+        let (addresses, addressSink) = AsyncStream.makeStream(of: String.self)
+        let coordinator = try await buildCoordinator(configuration: configuration, logger: logger) { host, port in
+            addressSink.yield("http://\(host):\(port)")
+            addressSink.finish()
+        }
+        let coordinatorGroup = ServiceGroup(configuration: .init(services: coordinator.services, logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await coordinatorGroup.run() }
+            var iterator = addresses.makeAsyncIterator()
+            guard let url = await iterator.next() else { throw CLIError("the coordinator did not start") }
+            let agents = (1...3).map { index in
+                var agent = AgentConfiguration()
+                agent.coordinatorURL = url
+                agent.joinToken = configuration.joinToken
+                agent.name = "demo-node-\(index)"
+                agent.cpu = 2
+                agent.memoryBytes = 2 << 30
+                agent.gpus = 0
+                agent.labels = ["zone": ["a", "b", "c"][index - 1]]
+                agent.prices = PriceRates(cpuHour: Decimal(string: "0.048")!, memoryGiBHour: Decimal(string: "0.006")!)
+                agent.workDirectory = root + "/agent-\(index)"
+                agent.killGrace = .seconds(2)
+                return Agent(configuration: agent, logger: logger) as any Service
+            }
+            let agentGroup = ServiceGroup(configuration: .init(services: agents, logger: logger))
+            group.addTask { try await agentGroup.run() }
+            do {
+                try await runPipeline(url: url, adminToken: configuration.adminToken, repo: repo, home: home, root: root)
+            } catch {
+                await agentGroup.triggerGracefulShutdown()
+                await coordinatorGroup.triggerGracefulShutdown()
+                throw error
+            }
+            await agentGroup.triggerGracefulShutdown()
+            await coordinatorGroup.triggerGracefulShutdown()
+            try await group.waitForAll()
+        }
+        if keep { print("\nEverything is kept in \(root) (database: \(root)/coordinator/drover.sqlite).") }
+    }
+
+    private func runPipeline(url: String, adminToken: String, repo: String, home: String, root: String) async throws {
+        let client = DroverClient(baseURL: url, token: adminToken)
+        print("Drover demo: a coordinator at \(url) and 3 agents (demo-node-1..3, 2 cores each) in this process, data in \(root)\n")
+        let data = root + "/data"
+        var jobs: [JobView] = []
+        for (step, file) in [("1/2 Training a demand-forecasting model (12 epochs, checkpoint each epoch)", "demo-train.yaml"),
+                             ("2/2 Scoring 24 shards of stores with it (a batch job)", "demo-score.yaml")] {
+            print("== \(step)")
+            let spec = try loadSpec(repo + "/cluster/jobs/" + file, env: ["DEMO_HOME": home, "DEMO_HOME_DATA": data])
+            let submitted = try await client.submit(spec)
+            print("submitted job \(submitted.id) (\(submitted.name), \(submitted.tasks.total) task(s))")
+            let final = try await JobWatcher(client: client).follow(submitted.id, json: false)
+            jobs.append(final)
+            try await summarize(final, client: client)
+            guard final.state == "succeeded" else {
+                throw CLIError("job \(final.id) ended \(final.state): \(final.reason ?? ""); see `drover logs` with --keep")
+            }
+        }
+        print("== Forecast report")
+        let report = Process()
+        report.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        report.arguments = ["python3", home + "/forecast.py", "report"]
+        report.environment = ProcessInfo.processInfo.environment.merging(["DEMO_HOME_DATA": data]) { $1 }
+        flushStandardOutput()
+        try report.run()
+        report.waitUntilExit()
+        let total = jobs.reduce(Decimal(0)) { $0 + $1.cost }
+        print("\nDone: \(jobs.count) jobs, \(jobs.reduce(0) { $0 + ($1.attempts?.count ?? 0) }) attempts, cost \(Output.money(total)) in the agents' rates.")
+    }
+
+    private func summarize(_ job: JobView, client: DroverClient) async throws {
+        let attempts = job.attempts ?? []
+        let byNode = Dictionary(grouping: attempts, by: \.node).map { "\($0.key): \($0.value.count)" }.sorted().joined(separator: ", ")
+        print("job \(job.id) \(job.state): \(job.tasks.succeeded)/\(job.tasks.total) tasks succeeded, \(attempts.count) attempt(s) [\(byNode)], cost \(Output.money(job.cost))")
+        if job.kind == "training" {
+            let log = try await client.logs(job: job.id, task: 0)
+            let lines = String(decoding: log.data, as: UTF8.self).split(separator: "\n").suffix(3)
+            for line in lines { print("  | \(line)") }
+        }
+        print("")
+    }
+
+    private func loadSpec(_ path: String, env: [String: String]) throws -> JSONValue {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
+        guard case .object(var fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(path): not a mapping") }
+        var environment: [String: JSONValue] = [:]
+        if case .object(let existing)? = fields["env"] { environment = existing }
+        for (key, value) in env { environment[key] = .string(value) }
+        fields["env"] = .object(environment)
+        return .object(fields)
+    }
+
+    /// The checkout holding cluster/: searched upward from the working directory and from the binary.
+    private func locateRepository() throws -> String {
+        let starts = [FileManager.default.currentDirectoryPath, URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path]
+        for start in starts {
+            var url = URL(fileURLWithPath: start)
+            for _ in 0..<8 {
+                if FileManager.default.fileExists(atPath: url.path + "/cluster/demo/forecast.py") { return url.path }
+                url.deleteLastPathComponent()
+            }
+        }
+        throw CLIError("cannot find cluster/demo/forecast.py; run the demo from the Drover checkout or pass --workloads")
+    }
+}

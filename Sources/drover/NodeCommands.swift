@@ -1,0 +1,51 @@
+import ArgumentParser
+import DroverAPI
+import DroverClient
+import DroverCore
+import Foundation
+
+struct NodesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "nodes", abstract: "List nodes with their state, capacity and load.")
+    @OptionGroup var client: ClientOptions
+    @Option var output: OutputFormat = .table
+
+    func run() async throws {
+        let nodes = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).nodes()
+        if output == .json { return try Output.printJSON(nodes) }
+        print(Output.table(["ID", "NAME", "STATE", "CAPACITY", "FREE", "TASKS", "LAST HEARTBEAT", "LABELS"], nodes.map { n in
+            [n.id, n.name, n.state, Output.resources(n.capacity), Output.resources(n.free), String(n.runningTasks), Output.time(n.lastHeartbeat),
+             n.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
+        }))
+    }
+}
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "node", abstract: "Cordon, drain or uncordon a node.",
+                                                    subcommands: [Cordon.self, Drain.self, Uncordon.self])
+
+    struct Cordon: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop new leases to a node; running tasks go on.")
+        @OptionGroup var client: ClientOptions
+        @Argument var id: String
+        func run() async throws { try await change(client, id, "cordon") }
+    }
+
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop new leases and let running tasks finish.")
+        @OptionGroup var client: ClientOptions
+        @Argument var id: String
+        func run() async throws { try await change(client, id, "drain") }
+    }
+
+    struct Uncordon: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a cordoned or draining node take leases again.")
+        @OptionGroup var client: ClientOptions
+        @Argument var id: String
+        func run() async throws { try await change(client, id, "uncordon") }
+    }
+
+    static func change(_ client: ClientOptions, _ id: String, _ action: String) async throws {
+        let node = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).node(id, action: action)
+        print("node \(node.id) (\(node.name)) \(node.state)")
+    }
+}

@@ -1,0 +1,64 @@
+import DroverAPI
+import DroverClient
+import DroverCore
+import Foundation
+
+/// Plain-text tables and JSON for the read commands.
+enum Output {
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    static func time(_ text: String?) -> String {
+        guard let text, let ms = WireTime.parse(text) else { return "-" }
+        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
+        return date.formatted(Date.ISO8601FormatStyle(timeZone: .current).year().month().day().time(includingFractionalSeconds: false).dateTimeSeparator(.space))
+    }
+
+    static func money(_ value: Decimal) -> String {
+        var value = value
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &value, 4, .plain)
+        return "\(rounded)"
+    }
+
+    static func resources(_ r: ResourcesView) -> String {
+        "cpu \(Quantity.formatCPU(Int64((r.cpu * 1000).rounded()))), mem \(Quantity.formatSize(r.memory)), gpu \(r.gpu)"
+    }
+
+    static func progress(_ value: JSONValue?) -> String? {
+        guard case .object(let fields)? = value else { return nil }
+        var parts: [String] = []
+        if case .number(let p)? = fields["progress"] { parts.append("\(Int((p * 100).rounded()))%") }
+        if case .object(let metrics)? = fields["metrics"] {
+            for (key, metric) in metrics.sorted(by: { $0.key < $1.key }) {
+                if case .number(let n) = metric { parts.append("\(key)=\(String(format: "%.4g", n))") }
+            }
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: " ")
+    }
+}
+
+/// Writes an error the way every command does and picks the exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Flushes standard output (so a line is seen by a pipe reader at once).
+func flushStandardOutput() {
+    fflush(nil)
+}
