@@ -73,7 +73,7 @@ let package = Package(
         // Test support: a harness that starts real coordinator and agent processes.
         .target(
             name: "DroverTesting",
-            dependencies: ["DroverAPI", "DroverClient", "DroverStore"],
+            dependencies: ["DroverCore", "DroverAPI", "DroverClient", "DroverStore", "DroverAgent"],
             swiftSettings: swift6),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore"], swiftSettings: swift6),
         .testTarget(
@@ -85,7 +85,10 @@ let package = Package(
             name: "DroverAgentTests", dependencies: ["DroverAgent"], swiftSettings: swift6),
         .testTarget(
             name: "DroverIntegrationTests",
-            dependencies: ["DroverTesting", "DroverClient", "DroverAPI"],
+            dependencies: [
+                "DroverTesting", "DroverClient", "DroverAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: swift6),
     ]
 )

@@ -61,12 +61,13 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try APIError(error).response(from: request, context: context)
         } catch let error as SpecError {
             return try APIError(error).response(from: request, context: context)
-        } catch let error as HTTPError {
+        } catch let error as any HTTPResponseError {
+            // Hummingbird's own: unknown routes, oversize bodies (NIOTooManyBytesError), …
             let detail: String = switch error.status {
             case .contentTooLarge: "request body is larger than the limit of this endpoint"
             case .notFound: "no such route: \(request.method) \(request.uri.path)"
             case .methodNotAllowed: "method \(request.method) is not allowed on \(request.uri.path)"
-            default: error.body ?? error.status.reasonPhrase
+            default: (error as? HTTPError)?.body ?? error.status.reasonPhrase
             }
             return try APIError(error.status, detail).response(from: request, context: context)
         } catch let error as DecodingError {

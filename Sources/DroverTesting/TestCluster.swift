@@ -1,0 +1,157 @@
+import DroverAPI
+import DroverAgent
+import DroverClient
+import Foundation
+import Synchronization
+
+/// Real `drover coordinator` and `drover agent` processes on loopback, for integration
+/// tests and fault drills: start, kill (for real), restart, and run CLI commands against them.
+public final class TestCluster: Sendable {
+    public let directory: String
+    public let adminToken = "test-admin-" + UUID().uuidString
+    public let joinToken = "test-join-" + UUID().uuidString
+    public let heartbeat: String
+    public let leaseTTL: String
+    private let processes = Mutex<(coordinator: RunningProcess?, port: Int, agents: [String: RunningProcess])>((nil, 0, [:]))
+
+    /// The `drover` binary: `DROVER_BINARY`, or the one beside the running test bundle.
+    public static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["DROVER_BINARY"] { return path }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        for _ in 0..<4 {
+            if FileManager.default.isExecutableFile(atPath: url.path + "/drover") { return url.path + "/drover" }
+            url.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/.build/debug/drover"
+    }()
+
+    public init(heartbeat: String = "300ms", leaseTTL: String = "3s") throws {
+        directory = NSTemporaryDirectory() + "drover-test-\(UUID().uuidString.prefix(8))"
+        self.heartbeat = heartbeat
+        self.leaseTTL = leaseTTL
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    /// Starts a coordinator and `agents` agents; returns when the agents have registered.
+    public static func start(agents: Int = 2, cpu: Double = 4, heartbeat: String = "300ms", leaseTTL: String = "3s",
+                             agentArguments: [String] = []) async throws -> TestCluster {
+        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL)
+        try await cluster.startCoordinator()
+        for index in 1...max(1, agents) where agents > 0 {
+            try cluster.startAgent(name: "agent-\(index)", arguments: ["--cpu", String(cpu), "--memory", "8GiB", "--gpu", "0"] + agentArguments)
+        }
+        try await cluster.waitUntil("\(agents) agents registered", timeout: .seconds(20)) {
+            (try? await cluster.client.nodes().filter { $0.state == "ready" }.count) == agents
+        }
+        return cluster
+    }
+
+    public var url: String { "http://127.0.0.1:\(processes.withLock { $0.port })" }
+    public var client: DroverClient { DroverClient(baseURL: url, token: adminToken) }
+    public var coordinatorPID: Int32? { processes.withLock { $0.coordinator?.pid } }
+    public func agentPID(_ name: String) -> Int32? { processes.withLock { $0.agents[name]?.pid } }
+
+    /// Starts the coordinator on the port it had before (a restart), or on a free one.
+    public func startCoordinator() async throws {
+        let port = processes.withLock { $0.port }
+        let log = directory + "/coordinator.log"
+        let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
+        let process = try spawn(["coordinator", "--listen", "127.0.0.1:\(port)", "--data", directory + "/data", "--admin-token", adminToken,
+                                 "--join-token", joinToken, "--heartbeat-interval", heartbeat, "--lease-ttl", leaseTTL], log: log)
+        processes.withLock { $0.coordinator = process }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            let fresh = text.utf8.count > offset ? String(text.utf8.dropFirst(offset))! : ""
+            if let range = fresh.range(of: "listening on http://127.0.0.1:") {
+                let digits = fresh[range.upperBound...].prefix { $0.isNumber }
+                processes.withLock { $0.port = Int(digits)! }
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestClusterError("coordinator did not start; its log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
+    }
+
+    /// Starts an agent process named `name`.
+    public func startAgent(name: String, arguments: [String] = []) throws {
+        let process = try spawn(["agent", "--coordinator", url, "--join-token", joinToken, "--name", name, "--work-dir", directory + "/\(name)",
+                                 "--kill-grace", "1s"] + arguments, log: directory + "/\(name).log")
+        processes.withLock { $0.agents[name] = process }
+    }
+
+    /// Sends `signal` to the coordinator process (SIGKILL for a crash) and waits for it to exit if it is fatal.
+    public func signalCoordinator(_ signal: Int32) async {
+        guard let process = processes.withLock({ $0.coordinator }) else { return }
+        kill(process.pid, signal)
+        if signal == SIGKILL || signal == SIGTERM { _ = await process.wait() }
+    }
+
+    public func signalAgent(_ name: String, _ signal: Int32) async {
+        guard let process = processes.withLock({ $0.agents[name] }) else { return }
+        kill(process.pid, signal)
+        if signal == SIGKILL || signal == SIGTERM { _ = await process.wait() }
+    }
+
+    /// Runs the CLI against this cluster; returns exit code, stdout and stderr.
+    public func drover(_ arguments: [String], token: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let id = UUID().uuidString.prefix(8)
+        let out = directory + "/cli-\(id).out", err = directory + "/cli-\(id).err"
+        var environment = ProcessInfo.processInfo.environment
+        environment["DROVER_COORDINATOR"] = url
+        environment["DROVER_TOKEN"] = token ?? adminToken
+        let process = try RunningProcess.spawn(ProcessLaunch(argv: [Self.binary] + arguments, environment: environment, workingDirectory: directory,
+                                                             outputPath: out))
+        _ = err
+        let exit = await process.wait()
+        let output = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        return (exit.exitCode ?? -1, output, output)
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes.
+    public func waitUntil(_ what: String, timeout: Duration, every: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: every)
+        }
+        throw TestClusterError("timed out after \(timeout) waiting for: \(what)\n\(diagnostics())")
+    }
+
+    /// The tail of every process log, for failure messages.
+    public func diagnostics() -> String {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.filter { $0.hasSuffix(".log") }.sorted() ?? []
+        return files.map { file in
+            let text = (try? String(contentsOfFile: directory + "/" + file, encoding: .utf8)) ?? ""
+            return "--- \(file)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// Stops every process (SIGTERM, then SIGKILL) and removes the directory.
+    public func shutdown() async {
+        let (coordinator, agents) = processes.withLock { ($0.coordinator, Array($0.agents.values)) }
+        for agent in agents { _ = await agent.terminate(grace: .seconds(3)) }
+        if let coordinator { _ = await coordinator.terminate(grace: .seconds(3)) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func spawn(_ arguments: [String], log: String) throws -> RunningProcess {
+        var environment = ProcessInfo.processInfo.environment
+        environment["DROVER_LOG_LEVEL"] = environment["DROVER_TEST_LOG_LEVEL"] ?? "info"
+        return try RunningProcess.spawn(ProcessLaunch(argv: [Self.binary] + arguments, environment: environment, workingDirectory: directory, outputPath: log))
+    }
+}
+
+public struct TestClusterError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Whether a process is gone (no such pid, or a zombie nobody reaped yet).
+public func processIsGone(_ pid: Int32) -> Bool {
+    if kill(pid, 0) != 0 { return errno == ESRCH }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return true }
+    return stat[stat.index(close, offsetBy: 2)] == "Z"
+}

@@ -1,0 +1,99 @@
+import DroverCore
+import Testing
+
+/// A small, fast, seedable generator (Steele, Lea & Flood's SplitMix64), so that every
+/// random choice of a test can be replayed from its seed.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+let MiB: Int64 = 1 << 20
+let GiB: Int64 = 1 << 30
+
+func makeSpec(
+    name: String = "job", team: String = "ml", kind: JobKind = .training, tasks: Int = 1, cpu: Int64 = 1000,
+    memory: Int64 = 512 << 20, gpus: Int = 0, priority: Int = 0, constraints: [String] = [],
+    retry: RetryPolicy = RetryPolicy(backoff: .init(jitter: 0)), maxFailedTasks: Int = 0
+) -> JobSpec {
+    JobSpec(name: name, team: team, kind: kind, taskCount: tasks, command: ["/bin/true"],
+            resources: Resources(millicores: cpu, memoryBytes: memory, gpus: gpus), priority: priority,
+            constraints: constraints.map { Constraint(parsing: $0)! }, retry: retry, maxFailedTasks: maxFailedTasks)
+}
+
+extension Mutation {
+    var job: JobRecord? { if case .putJob(let r) = self { r } else { nil } }
+    var task: TaskRecord? { if case .putTask(let r) = self { r } else { nil } }
+    var attempt: AttemptRecord? { if case .putAttempt(let r) = self { r } else { nil } }
+    var node: NodeRecord? { if case .putNode(let r) = self { r } else { nil } }
+    var event: Event? { if case .appendEvent(let e) = self { e } else { nil } }
+}
+
+/// Drives a ``ClusterState`` with an explicit clock and seeded randomness, and keeps
+/// every mutation it returned (what the coordinator would have persisted).
+struct Harness {
+    var state = ClusterState()
+    var random: SplitMix64
+    var now = Timestamp(milliseconds: 1_700_000_000_000)
+    var mutations: [Mutation] = []
+
+    init(seed: UInt64 = 42) { random = SplitMix64(seed: seed) }
+
+    mutating func advance(_ ms: Int64) { now = now.adding(milliseconds: ms) }
+
+    @discardableResult
+    mutating func submit(_ spec: JobSpec) throws -> JobID {
+        let (record, m) = try state.submit(spec, by: "alice", now: now)
+        mutations += m
+        return record.id
+    }
+
+    @discardableResult
+    mutating func register(_ name: String, cpu: Int64 = 4000, memory: Int64 = 8 << 30, gpus: [Int] = [],
+                           labels: [String: String] = [:], prices: Prices = Prices()) -> NodeID {
+        let (record, m) = state.register(
+            name: name, capacity: Resources(millicores: cpu, memoryBytes: memory, gpus: gpus.count), gpuIndices: gpus,
+            labels: labels, prices: prices, tokenHash: "hash-\(name)-\(now.milliseconds)", now: now, random: &random)
+        mutations += m
+        return record.id
+    }
+
+    mutating func lease(_ node: NodeID, limit: Int = 1000) -> [AttemptRecord] {
+        let (leases, m) = state.lease(node: node, limit: limit, now: now)
+        mutations += m
+        return leases.map(\.attempt)
+    }
+
+    @discardableResult
+    mutating func report(_ attempt: AttemptID, _ outcome: AttemptState, exitCode: Int32? = nil, from node: NodeID? = nil) -> ReportResult {
+        let owner = node ?? state.activeAttempts[attempt]?.node ?? NodeID(1)
+        let result = state.report(AttemptReport(attempt: attempt, outcome: outcome, exitCode: exitCode), from: owner, now: now, random: &random)
+        if case .accepted(let m) = result { mutations += m }
+        return result
+    }
+
+    mutating func expire(ttl: Int64) -> [Mutation] {
+        let m = state.expireSilentNodes(now: now, ttlMilliseconds: ttl, random: &random)
+        mutations += m
+        return m
+    }
+
+    mutating func cancel(_ job: JobID) throws {
+        mutations += try state.cancel(job, by: "alice", now: now)
+    }
+
+    func job(_ id: JobID) -> ClusterState.JobRuntime { state.jobs[id]! }
+}
+
+extension ReportResult {
+    var isAccepted: Bool { if case .accepted = self { true } else { false } }
+    var isNotActive: Bool { if case .notActive = self { true } else { false } }
+    var mutations: [Mutation] { if case .accepted(let m) = self { m } else { [] } }
+}

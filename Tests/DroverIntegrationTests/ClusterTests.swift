@@ -1,0 +1,187 @@
+import AsyncHTTPClient
+import DroverAPI
+import DroverClient
+import DroverTesting
+import Foundation
+import NIOCore
+import Testing
+
+/// End-to-end tests against real coordinator and agent processes on loopback.
+/// Serialized: each starts its own cluster, and 2 cores are better used by one at a time.
+@Suite(.serialized)
+struct ClusterTests {
+    @Test func batchJobOf50ShardsSucceedsWithEveryShardsLog() async throws {
+        let cluster = try await TestCluster.start(agents: 2)
+        defer { Task { await cluster.shutdown() } }
+
+        // Given a 50-shard job submitted with flags, when we wait for it with the CLI,
+        let submit = try await cluster.drover(["submit", "--name", "echo-shards", "--team", "ml", "--kind", "batch", "--tasks", "50",
+                                               "--cpu", "0.5", "--memory", "64MiB", "--", "sh", "-c", "echo shard $DROVER_TASK_INDEX of $DROVER_TASK_COUNT"])
+        #expect(submit.status == 0, "\(submit.stdout)")
+        let id = try #require(submit.stdout.split(separator: "\n").last.map(String.init))
+        let wait = try await cluster.drover(["wait", id])
+        #expect(wait.status == 0, "\(wait.stdout)\n\(cluster.diagnostics())")
+
+        // then every shard succeeded once, on both agents, and its output is readable.
+        let job = try await cluster.client.job(id)
+        #expect(job.state == "succeeded")
+        #expect(job.tasks == TaskCounts(total: 50, queued: 0, running: 0, succeeded: 50, failed: 0, cancelled: 0))
+        let attempts = try #require(job.attempts)
+        #expect(attempts.count == 50)
+        #expect(Set(attempts.map(\.task)) == Set(0..<50))
+        #expect(attempts.allSatisfy { $0.outcome == "succeeded" && $0.exitCode == 0 })
+        for shard in 0..<50 {
+            let log = try await cluster.client.logs(job: id, task: shard)
+            #expect(String(decoding: log.data, as: UTF8.self) == "shard \(shard) of 50\n")
+            #expect(log.attemptFinished)
+        }
+        let logs = try await cluster.drover(["logs", id, "--task", "7"])
+        #expect(logs.status == 0)
+        #expect(logs.stdout.contains("shard 7 of 50"))
+
+        // The JSON contract of `job show`.
+        let show = try await cluster.drover(["job", "show", id, "--output", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        for key in ["id", "name", "team", "kind", "state", "tasks", "attempts", "cost", "events"] { #expect(object[key] != nil, "missing \(key)") }
+        let first = try #require((object["attempts"] as? [[String: Any]])?.first)
+        for key in ["task", "attempt", "node", "outcome", "exitCode", "startedAt", "endedAt", "cost"] { #expect(first[key] != nil, "missing attempts[].\(key)") }
+    }
+
+    @Test func trainingProgressIsVisibleWhileItRuns() async throws {
+        let cluster = try await TestCluster.start(agents: 1)
+        defer { Task { await cluster.shutdown() } }
+        let script = """
+            for i in 1 2 3 4 5 6 7 8; do
+              echo "{\\"progress\\": $(echo "scale=3; $i/8" | bc 2>/dev/null || echo 0.$i), \\"metrics\\": {\\"loss\\": 0.$((9 - i))}}" >> "$DROVER_PROGRESS_FILE"
+              echo "epoch $i"; sleep 0.4
+            done
+            """
+        let job = try await cluster.client.submit(.object([
+            "name": .string("train"), "team": .string("research"), "kind": .string("training"), "command": .string(script),
+        ]))
+        var seen: JSONValue?
+        try await cluster.waitUntil("progress reported while running", timeout: .seconds(20)) {
+            let view = try await cluster.client.jobSummary(job.id)
+            if view.state == "running", let progress = view.progress { seen = progress }
+            return seen != nil || view.isFinished
+        }
+        guard case .object(let fields)? = seen, case .object(let metrics)? = fields["metrics"] else {
+            Issue.record("no progress seen while running: \(String(describing: seen))")
+            return
+        }
+        #expect(metrics["loss"] != nil)
+        let wait = try await cluster.drover(["wait", job.id])
+        #expect(wait.status == 0)
+        let final = try await cluster.client.job(job.id)
+        #expect(final.attempts?.first?.progress != nil, "the last progress is kept with the attempt")
+    }
+
+    @Test func cancelKillsTheWholeProcessTree() async throws {
+        let cluster = try await TestCluster.start(agents: 1)
+        defer { Task { await cluster.shutdown() } }
+        let pids = cluster.directory + "/pids"
+        try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+        // A task that forks a grandchild which ignores SIGTERM.
+        let job = try await cluster.client.submit(.object([
+            "name": .string("stuck"), "team": .string("ml"),
+            "command": .string("echo $$ > \(pids)/leader; (trap '' TERM; sleep 300) & echo $! > \(pids)/child; wait"),
+        ]))
+        try await cluster.waitUntil("both processes started", timeout: .seconds(15)) {
+            FileManager.default.fileExists(atPath: pids + "/child") && FileManager.default.fileExists(atPath: pids + "/leader")
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let leader = try #require(Int32(try String(contentsOfFile: pids + "/leader", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let child = try #require(Int32(try String(contentsOfFile: pids + "/child", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        let cancel = try await cluster.drover(["job", "cancel", job.id])
+        #expect(cancel.status == 0, "\(cancel.stdout)")
+        // kill-grace is 1 s: everything must be gone within about that.
+        try await cluster.waitUntil("process tree gone", timeout: .seconds(5)) { processIsGone(leader) && processIsGone(child) }
+        try await cluster.waitUntil("attempt reported cancelled", timeout: .seconds(10)) {
+            try await cluster.client.job(job.id).attempts?.first?.outcome == "cancelled"
+        }
+        let final = try await cluster.client.job(job.id)
+        #expect(final.state == "cancelled")
+        let wait = try await cluster.drover(["wait", job.id])
+        #expect(wait.status != 0, "wait exits non-zero for a cancelled job")
+    }
+
+    @Test func coordinatorKilledMidJobLosesNothing() async throws {
+        let cluster = try await TestCluster.start(agents: 2, cpu: 2)
+        defer { Task { await cluster.shutdown() } }
+        let job = try await cluster.client.submit(.object([
+            "name": .string("resilient"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(30),
+            "command": .string("sleep 0.3; echo done $DROVER_TASK_INDEX"), "resources": .object(["cpu": .number(1), "memory": .string("64MiB")]),
+        ]))
+        try await cluster.waitUntil("some shards done", timeout: .seconds(20)) {
+            try await cluster.client.jobSummary(job.id).tasks.succeeded >= 5
+        }
+        // When the coordinator dies without warning and comes back on the same data,
+        await cluster.signalCoordinator(SIGKILL)
+        try await Task.sleep(for: .milliseconds(500))
+        try await cluster.startCoordinator()
+
+        // then the job completes and every shard has exactly one succeeded attempt.
+        let wait = try await cluster.drover(["wait", job.id])
+        #expect(wait.status == 0, "\(wait.stdout)\n\(cluster.diagnostics())")
+        let final = try await cluster.client.job(job.id)
+        #expect(final.tasks.succeeded == 30)
+        let succeeded = (final.attempts ?? []).filter { $0.outcome == "succeeded" }
+        #expect(succeeded.count == 30)
+        #expect(Set(succeeded.map(\.task)) == Set(0..<30))
+    }
+
+    @Test func badInputIsRefusedAndChangesNothing() async throws {
+        let cluster = try await TestCluster.start(agents: 1, cpu: 2)
+        defer { Task { await cluster.shutdown() } }
+        let spec = cluster.directory + "/bad.yaml"
+        try "name: x\nteam: ml\ncommand: [\"true\"]\nresources: {cpu: 1, gpus: 2}\n".write(toFile: spec, atomically: true, encoding: .utf8)
+        let bad = try await cluster.drover(["submit", spec])
+        #expect(bad.status != 0)
+        #expect(bad.stdout.contains("resources.gpus"), "\(bad.stdout)")
+
+        // A job no node could ever fit is refused at submit, naming the largest node.
+        await #expect(throws: DroverClientError.self) {
+            _ = try await cluster.client.submit(.object(["name": .string("huge"), "team": .string("ml"), "command": .string("true"),
+                                                         "resources": .object(["cpu": .number(64)])]))
+        }
+        do {
+            _ = try await cluster.client.submit(.object(["name": .string("huge"), "team": .string("ml"), "command": .string("true"),
+                                                         "resources": .object(["cpu": .number(64)])]))
+        } catch let error as DroverClientError {
+            #expect(error.status == 422)
+            #expect(error.description.contains("agent-1"))
+        }
+        // Unknown fields in raw JSON, wrong types, no token, wrong token, unknown job.
+        for (body, field) in [("{\"name\":\"a\",\"team\":\"t\",\"command\":\"true\",\"colour\":1}", "colour"),
+                              ("{\"name\":\"a\",\"team\":\"t\",\"command\":\"true\",\"tasks\":\"ten\"}", "tasks"),
+                              ("{\"name\":\"a\",\"team\":\"t\",\"command\":[]}", "command"),
+                              ("[1,2]", "(top level)"), ("{not json", nil)] {
+            let (status, problem) = try await post(cluster.url + "/v1/jobs", body: body, token: cluster.adminToken)
+            #expect(status == 400, "\(body) → \(status)")
+            #expect(problem["field"] as? String == field, "\(body) → \(problem)")
+        }
+        #expect(try await post(cluster.url + "/v1/jobs", body: "{}", token: nil).0 == 401)
+        #expect(try await post(cluster.url + "/v1/jobs", body: "{}", token: "forged").0 == 401)
+        #expect(try await post(cluster.url + "/v1/jobs", body: "{}", token: cluster.joinToken).0 == 403)
+        let big = String(repeating: "x", count: 2 << 20)
+        #expect(try await post(cluster.url + "/v1/jobs", body: "{\"name\":\"\(big)\"}", token: cluster.adminToken).0 == 413)
+        let missing = try await cluster.drover(["job", "show", "999"])
+        #expect(missing.status != 0)
+        #expect(missing.stdout.contains("job 999 does not exist"))
+        // Nothing was stored.
+        #expect(try await cluster.client.jobs().isEmpty)
+    }
+
+    private func post(_ url: String, body: String, token: String?) async throws -> (Int, [String: Any]) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: body))
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let data = try await response.body.collect(upTo: 1 << 20)
+        let object = (try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any] ?? [:]
+        return (Int(response.status.code), object)
+    }
+}
