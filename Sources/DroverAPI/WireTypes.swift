@@ -342,8 +342,15 @@ public enum WireTime {
     private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
     private static let plainStyle = Date.ISO8601FormatStyle(timeZone: .gmt)
 
+    /// `2023-11-14T22:13:20.123Z`. The milliseconds are written from the integer: a Date
+    /// (a Double of seconds) holds most millisecond instants only approximately, and the
+    /// formatter truncates, so `.123` would often come out as `.122`.
     public static func format(milliseconds: Int64) -> String {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(style)
+        var (seconds, millis) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        if millis < 0 { (seconds, millis) = (seconds - 1, millis + 1000) }
+        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(plainStyle)  // ends in "Z"
+        let fraction = String(millis)
+        return "\(whole.dropLast()).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)Z"
     }
 
     /// Parses an RFC 3339 timestamp, with or without fractional seconds.

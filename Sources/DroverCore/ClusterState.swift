@@ -65,7 +65,8 @@ public struct ClusterState: Sendable {
             lastJobID = max(lastJobID, job.id.rawValue)
         }
         for task in tasks {
-            guard var job = self.jobs[task.ref.job] else { continue }
+            // Taken out while it changes so that its task rows are not copied per task.
+            guard var job = self.jobs.removeValue(forKey: task.ref.job) else { continue }
             job.tasks[task.ref.index] = task
             switch task.state {
             case .queued: job.retryQueue.append(task.ref.index)
@@ -78,12 +79,12 @@ public struct ClusterState: Sendable {
         }
         for id in self.jobs.keys {
             self.jobs[id]!.retryQueue.sort()
-            // Unstarted shards of a finished job were cancelled without rows.
+            // Unstarted shards of a finished job were cancelled without rows. `endJob` moves
+            // the cursor to the end, so they are the shards without a row, not the ones past it.
             let job = self.jobs[id]!
             if job.record.state.isTerminal {
-                let leftover = job.record.spec.taskCount - job.record.nextUnstarted
-                self.jobs[id]!.cancelled += leftover
-                if leftover > 0 { self.jobs[id]!.record.nextUnstarted = job.record.spec.taskCount }
+                self.jobs[id]!.cancelled += job.record.spec.taskCount - job.tasks.count
+                self.jobs[id]!.record.nextUnstarted = job.record.spec.taskCount
             }
         }
         for attempt in activeAttempts {
@@ -253,13 +254,15 @@ public struct ClusterState: Sendable {
         var position = 0
         while position < pendingJobs.count, leases.count < limit {
             let jobID = pendingJobs[position]
-            var job = jobs[jobID]!
-            let spec = job.record.spec
+            let spec = jobs[jobID]!.record.spec
             guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
                   spec.constraints.allSatisfy({ $0.matches(node.record.labels) }) else {
                 position += 1
                 continue
             }
+            // Taken out of the dictionary (and put back below) so that it is uniquely
+            // referenced: changing a copy would copy all its task rows on every lease.
+            var job = jobs.removeValue(forKey: jobID)!
             guard let index = nextRunnableIndex(of: &job, now: now) else {
                 jobs[jobID] = job
                 position += 1
@@ -366,7 +369,10 @@ public struct ClusterState: Sendable {
         mutations.append(.appendEvent(Event(subject: "attempt/\(id)", job: attempt.task.job, at: now, from: AttemptState.running.rawValue,
                                             to: outcome.rawValue, reason: reason, actor: actor)))
 
-        guard var job = jobs[attempt.task.job], var task = job.tasks[attempt.task.index] else { return }
+        guard jobs[attempt.task.job]?.tasks[attempt.task.index] != nil else { return }
+        // Taken out while it changes so that its task rows are not copied (see `lease`).
+        var job = jobs.removeValue(forKey: attempt.task.job)!
+        var task = job.tasks[attempt.task.index]!
         job.costMicros += cost
         switch outcome {
         case .failed, .timedOut: task.failures += 1

@@ -136,7 +136,8 @@ public final class TestCluster: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    private func spawn(_ arguments: [String], log: String) throws -> RunningProcess {
+    /// Starts `drover ARGUMENTS` in the cluster's directory, output to `log`.
+    public func spawn(_ arguments: [String], log: String) throws -> RunningProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["DROVER_LOG_LEVEL"] = environment["DROVER_TEST_LOG_LEVEL"] ?? "info"
         return try RunningProcess.spawn(ProcessLaunch(argv: [Self.binary] + arguments, environment: environment, workingDirectory: directory, outputPath: log))

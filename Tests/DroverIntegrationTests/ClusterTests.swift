@@ -173,6 +173,21 @@ struct ClusterTests {
         #expect(try await cluster.client.jobs().isEmpty)
     }
 
+    @Test func exampleCoordinatorConfigStarts() async throws {
+        // cluster/config/coordinator.yaml is what the docs tell admins to use: it must load.
+        let cluster = try TestCluster(heartbeat: "1s", leaseTTL: "5s")
+        defer { Task { await cluster.shutdown() } }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let log = cluster.directory + "/config.log"
+        let process = try cluster.spawn(["coordinator", "--config", root + "/cluster/config/coordinator.yaml", "--listen", "127.0.0.1:0",
+                                         "--data", cluster.directory + "/data", "--admin-token", "a", "--join-token", "j"], log: log)
+        try await cluster.waitUntil("coordinator listening", timeout: .seconds(15)) {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("listening on http://127.0.0.1:")
+        }
+        let exit = await process.terminate(grace: .seconds(5))
+        #expect(exit.exitCode == 0, "graceful shutdown on SIGTERM exits 0")
+    }
+
     private func post(_ url: String, body: String, token: String?) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
