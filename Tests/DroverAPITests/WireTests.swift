@@ -56,6 +56,8 @@ import Testing
     @Test func parsesWithAndWithoutFraction() {
         #expect(WireTime.parse("2023-11-14T22:13:20.123Z") == 1_700_000_000_123)
         #expect(WireTime.parse("2023-11-14T22:13:20Z") == 1_700_000_000_000)
+        #expect(WireTime.parse("2023-11-14T23:13:20.123+01:00") == 1_700_000_000_123)
+        #expect(WireTime.parse("2023-11-14T22:13:20.5Z") == 1_700_000_000_500)
         #expect(WireTime.parse("yesterday") == nil)
         #expect(WireTime.parse("") == nil)
     }
