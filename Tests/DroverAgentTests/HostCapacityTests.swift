@@ -10,7 +10,7 @@ private let packageRoot = URL(fileURLWithPath: #filePath)
 
 /// The CSV section of the captured nvidia-smi transcript (between its command header and `rc=0`).
 private func capturedQueryOutput() throws -> String {
-    let fixture = packageRoot.appendingPathComponent("../shared/fixtures/nvidia-smi/nvidia-smi.txt").standardized
+    let fixture = packageRoot.appendingPathComponent("Tests/Fixtures/nvidia-smi/nvidia-smi.txt")
     let transcript = try String(contentsOf: fixture, encoding: .utf8)
     let header = "### nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader"
     var lines: [Substring] = []
