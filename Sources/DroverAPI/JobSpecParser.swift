@@ -20,12 +20,16 @@ import Yams
 /// maxLostAttempts: 5
 /// backoff: {initial: 1s, multiplier: 2, max: 5m, jitter: 0.1}
 /// nonRetryableExitCodes: [2]
+/// retryOnExitCodes: [1, 137]    # when given, only these are retried
+/// checkpointExitCode: 85        # "checkpoint saved, run me again": requeued, no budget used
 /// maxFailedTasks: 0
+/// circuitBreaker: {failures: 5, fast: 10s}   # or false
 /// ```
 public enum JobSpecParser {
     static let knownFields: Set<String> = [
         "name", "team", "kind", "tasks", "command", "env", "resources", "priority", "constraints", "timeout",
-        "maxAttempts", "maxLostAttempts", "backoff", "nonRetryableExitCodes", "maxFailedTasks",
+        "maxAttempts", "maxLostAttempts", "backoff", "nonRetryableExitCodes", "retryOnExitCodes", "checkpointExitCode",
+        "maxFailedTasks", "circuitBreaker",
     ]
 
     /// Parses YAML text (JSON is YAML too).
@@ -70,18 +74,17 @@ public enum JobSpecParser {
         retry.maxAttempts = try optionalInt(fields["maxAttempts"], field: "maxAttempts", range: 1...100) ?? retry.maxAttempts
         retry.maxLostAttempts = try optionalInt(fields["maxLostAttempts"], field: "maxLostAttempts", range: 0...100) ?? retry.maxLostAttempts
         retry.backoff = try parseBackoff(fields["backoff"])
-        if let codes = fields["nonRetryableExitCodes"] {
-            guard case .array(let items) = codes else { throw SpecError(field: "nonRetryableExitCodes", "expected a list of exit codes, got \(codes.typeName)") }
-            var set = Set<Int32>()
-            for (index, item) in items.enumerated() {
-                set.insert(Int32(try int(item, field: "nonRetryableExitCodes[\(index)]", range: 0...255)))
-            }
-            retry.nonRetryableExitCodes = set
+        retry.nonRetryableExitCodes = try exitCodes(fields["nonRetryableExitCodes"], field: "nonRetryableExitCodes") ?? []
+        retry.retryOnExitCodes = try exitCodes(fields["retryOnExitCodes"], field: "retryOnExitCodes")
+        retry.checkpointExitCode = try optionalInt(fields["checkpointExitCode"], field: "checkpointExitCode", range: 1...255).map { Int32($0) }
+        if let code = retry.checkpointExitCode, retry.nonRetryableExitCodes.contains(code) {
+            throw SpecError(field: "checkpointExitCode", "\(code) is also listed in nonRetryableExitCodes")
         }
         let maxFailedTasks = try optionalInt(fields["maxFailedTasks"], field: "maxFailedTasks", range: 0...JobSpec.maxTaskCount) ?? 0
+        let circuitBreaker = try parseCircuitBreaker(fields["circuitBreaker"])
         return JobSpec(name: name, team: team, kind: kind, taskCount: taskCount, command: command, environment: environment,
                        resources: resources, priority: priority, constraints: constraints, retry: retry,
-                       timeoutMilliseconds: timeout, maxFailedTasks: maxFailedTasks)
+                       timeoutMilliseconds: timeout, maxFailedTasks: maxFailedTasks, circuitBreaker: circuitBreaker)
     }
 
     // MARK: - Fields
@@ -218,6 +221,32 @@ public enum JobSpecParser {
             return constraints
         default:
             throw SpecError(field: "constraints", "expected a list such as [\"zone=eu\"], got \(value.typeName)")
+        }
+    }
+
+    static func exitCodes(_ value: JSONValue?, field: String) throws(SpecError) -> Set<Int32>? {
+        guard let value else { return nil }
+        guard case .array(let items) = value else { throw SpecError(field: field, "expected a list of exit codes, got \(value.typeName)") }
+        var set = Set<Int32>()
+        for (index, item) in items.enumerated() { set.insert(Int32(try int(item, field: "\(field)[\(index)]", range: 0...255))) }
+        return set
+    }
+
+    static func parseCircuitBreaker(_ value: JSONValue?) throws(SpecError) -> CircuitBreaker? {
+        var breaker = CircuitBreaker()
+        switch value {
+        case nil: return breaker
+        case .bool(false)?: return nil
+        case .bool(true)?: return breaker
+        case .object(let fields)?:
+            if let unknown = fields.keys.filter({ !["failures", "fast"].contains($0) }).sorted().first {
+                throw SpecError(field: "circuitBreaker.\(unknown)", "unknown field; known fields are failures, fast")
+            }
+            breaker.failures = try optionalInt(fields["failures"], field: "circuitBreaker.failures", range: 0...10_000) ?? breaker.failures
+            breaker.fastMilliseconds = try optionalDuration(fields["fast"], field: "circuitBreaker.fast") ?? breaker.fastMilliseconds
+            return breaker.failures == 0 ? nil : breaker
+        case let other?:
+            throw SpecError(field: "circuitBreaker", "expected false or a mapping {failures, fast}, got \(other.typeName)")
         }
     }
 

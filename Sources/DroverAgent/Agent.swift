@@ -19,7 +19,10 @@ public final class Agent: Service {
         var heartbeatInterval: Duration = .seconds(5)
         var running: [String: RunningAttempt] = [:]
         var pendingReports: [ReportView] = []
-        var reportsInFlight = 0
+        /// Last time a request to the coordinator succeeded.
+        var lastContact = ContinuousClock.now
+        var disconnectGrace: Duration = .seconds(20)
+        var disconnected = false
     }
 
     struct RunningAttempt {
@@ -28,8 +31,6 @@ public final class Agent: Service {
         var progressPath: String
         /// Set when the coordinator asked to stop it (cancel) or the agent is shutting down.
         var stopReason: (outcome: String, reason: String)?
-        /// The coordinator no longer knows the attempt: kill it and report nothing.
-        var abandoned = false
     }
 
     public init(configuration: AgentConfiguration, logger: Logger) {
@@ -78,6 +79,8 @@ public final class Agent: Service {
                 state.withLock {
                     $0.client = DroverClient(baseURL: configuration.coordinatorURL, token: response.token)
                     $0.heartbeatInterval = .milliseconds(response.heartbeatIntervalMs)
+                    $0.disconnectGrace = configuration.disconnectGrace ?? .milliseconds(response.leaseTtlMs)
+                    $0.lastContact = .now
                 }
                 logger.info("registered", metadata: ["node.id": "\(response.nodeId)", "node.name": "\(request.name)",
                                                      "node.cpu": "\(request.cpu)", "node.memory": "\(request.memory)", "node.gpus": "\(request.gpus.count)"])
@@ -119,6 +122,7 @@ public final class Agent: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let response = try await client.poll(PollRequest(maxLeases: configuration.maxLeasesPerPoll, waitMs: configuration.pollWait.milliseconds))
+                noteContact()
                 delay = .milliseconds(100)
                 for lease in response.leases {
                     state.withLock {
@@ -150,16 +154,43 @@ public final class Agent: Service {
             let beats = attempts.map { HeartbeatAttempt(attemptId: $0.0, progress: Self.latestProgress(at: $0.1)) }
             do {
                 let response = try await client.heartbeat(HeartbeatRequest(attempts: beats))
+                noteContact()
                 for id in response.unknown {
                     logger.warning("coordinator no longer holds this attempt; killing it", metadata: ["attempt.id": "\(id)"])
-                    state.withLock { $0.running[id]?.abandoned = true }
                     await stop(id, outcome: "cancelled", reason: "lease no longer held")
                 }
                 for id in response.cancel { await stop(id, outcome: "cancelled", reason: "job ended; stopped at the coordinator's request") }
             } catch {
                 logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+                await stopIfDisconnectedTooLong()
             }
         }
+    }
+
+    private func noteContact() {
+        let wasDisconnected = state.withLock { state in
+            defer {
+                state.lastContact = .now
+                state.disconnected = false
+            }
+            return state.disconnected
+        }
+        if wasDisconnected { logger.info("coordinator reachable again; delivering buffered reports") }
+    }
+
+    /// Past the disconnect grace the coordinator has (or soon will have) given these tasks to
+    /// other machines: stop them here so the same task does not run twice for long.
+    private func stopIfDisconnectedTooLong() async {
+        let (silent, grace, first) = state.withLock { state in
+            let silent = ContinuousClock.now - state.lastContact
+            let first = silent > state.disconnectGrace && !state.disconnected
+            if first { state.disconnected = true }
+            return (silent, state.disconnectGrace, first)
+        }
+        guard first || (silent > grace && runningCount > 0) else { return }
+        logger.error("coordinator unreachable past the disconnect grace; stopping all tasks",
+                     metadata: ["silent": "\(silent)", "grace": "\(grace)", "attempts": "\(runningCount)"])
+        await stopAll(outcome: "cancelled", reason: "agent could not reach the coordinator for \(silent); stopped after the disconnect grace of \(grace)")
     }
 
     /// The last complete JSON line of a progress file (only its last 8 KiB are read).
@@ -199,6 +230,7 @@ public final class Agent: Service {
             guard !batch.isEmpty else { return }
             do {
                 let results = try await client.report(ReportBatch(reports: batch))
+                noteContact()
                 for result in results.results where result.status != "accepted" && result.status != "duplicate" {
                     logger.warning("report refused", metadata: ["attempt.id": "\(result.attemptId)", "status": "\(result.status)", "detail": "\(result.detail ?? "")"])
                 }
@@ -243,7 +275,7 @@ public final class Agent: Service {
     private func runAttempt(_ lease: LeaseView) async {
         let taskDirectory = "\(configuration.workDirectory)/jobs/\(lease.jobId)/task-\(lease.task)"
         let directory = "\(taskDirectory)/attempt-\(lease.attempt)"
-        let checkpoints = "\(taskDirectory)/checkpoint"
+        let checkpoints = "\(configuration.checkpointRoot ?? configuration.workDirectory + "/checkpoints")/\(lease.jobId)/task-\(lease.task)"
         let outputPath = "\(directory)/output.log"
         let progressPath = "\(directory)/progress.jsonl"
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DROVER_") }
@@ -344,6 +376,7 @@ public final class Agent: Service {
                                          progress: Self.latestProgress(at: progressPath), reason: reason))
         if outcome == "succeeded" && !configuration.keepWorkDirectories {
             try? FileManager.default.removeItem(atPath: taskDirectory)
+            try? FileManager.default.removeItem(atPath: checkpoints) // the task is done: nothing to resume
         }
     }
 
@@ -354,9 +387,10 @@ public final class Agent: Service {
         case shipped(Int64)
     }
 
+    /// Queues the report even of an attempt the coordinator disowned: it will be refused as
+    /// stale, and that refusal is part of the audit trail.
     private func finish(_ lease: LeaseView, report: ReportView) {
-        let abandoned = state.withLock { $0.running.removeValue(forKey: lease.attemptId)?.abandoned ?? false }
-        guard !abandoned else { return }
+        state.withLock { _ = $0.running.removeValue(forKey: lease.attemptId) }
         enqueue(report)
     }
 

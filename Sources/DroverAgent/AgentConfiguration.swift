@@ -27,6 +27,12 @@ public struct AgentConfiguration: Sendable {
     public var pollWait: Duration = .seconds(20)
     /// Keep the working directories of attempts that succeeded (they are removed otherwise).
     public var keepWorkDirectories = false
+    /// How long tasks keep running while the coordinator cannot be reached; past it the agent
+    /// stops them itself, so a partitioned agent never runs on. Nil: the coordinator's lease TTL.
+    public var disconnectGrace: Duration?
+    /// Root of `DROVER_CHECKPOINT_DIR` (`ROOT/JOB/task-N`); a shared filesystem lets a task
+    /// resume on another machine. Default: `workDirectory/checkpoints`.
+    public var checkpointRoot: String?
 
     public init() {}
 }

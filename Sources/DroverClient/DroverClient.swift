@@ -92,6 +92,11 @@ public struct DroverClient: Sendable {
         try await send(.POST, "/v1/agents/reports", body: batch)
     }
 
+    /// Reports one attempt; a stale report throws a 409 problem.
+    public func reportOne(_ report: ReportView) async throws -> ReportResultView {
+        try await send(.POST, "/v1/attempts/\(Self.escape(report.attemptId))/report", body: report)
+    }
+
     /// Appends output of an attempt at `offset`. Throws a 409 problem if the lease is gone.
     public func uploadLog(attempt: String, offset: Int64, data: [UInt8]) async throws {
         let (head, body) = try await raw(.POST, "/v1/attempts/\(Self.escape(attempt))/logs?offset=\(offset)", body: data, timeout: .seconds(30),

@@ -88,8 +88,17 @@ struct LeaseReaper: Service {
 
     func run() async throws {
         let period = min(Duration.seconds(1), cluster.configuration.leaseTTL / 4)
+        var lastTick = ContinuousClock.now
         while !Task.isCancelledOrShuttingDown {
             try? await Task.sleep(for: period)
+            // A tick far later than asked means the coordinator itself stalled (a long fsync,
+            // the machine suspended): nodes' silence in that time is not theirs.
+            let gap = ContinuousClock.now - lastTick
+            lastTick = ContinuousClock.now
+            if gap > period * 3 {
+                cluster.forgiveSilence(gap - period)
+                logger.warning("coordinator stalled; extending node leases by the stall", metadata: ["stall": "\(gap - period)"])
+            }
             do {
                 try await cluster.expireSilentNodes()
             } catch {

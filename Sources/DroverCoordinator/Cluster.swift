@@ -89,13 +89,17 @@ public final class Cluster: Sendable {
     /// Leases work to `node`, waiting up to `wait` for some to appear.
     func poll(node: NodeID, maxLeases: Int, wait: Duration) async throws -> ([Lease], [AttemptID]) {
         let deadline = ContinuousClock.now + wait
+        var arriving = true
         while true {
             let snapshot = wakeups.snapshot(for: node)
             let now = clock.now()
             let (leases, cancels, ticket) = state.withLock { state in
-                state.touch(node: node, now: now)
+                // Only the request's arrival proves the agent alive: a poll held while its agent
+                // died must not revive the node when it wakes up later.
+                let revived = arriving ? state.touch(node: node, now: now) : []
+                arriving = false
                 let (leases, mutations) = state.lease(node: node, limit: maxLeases, now: now)
-                return (leases, state.attemptsToCancel(on: node), journal.append(mutations))
+                return (leases, state.attemptsToCancel(on: node), journal.append(revived + mutations))
             }
             try await journal.waitDurable(ticket)
             if !leases.isEmpty || !cancels.isEmpty || ContinuousClock.now >= deadline || Task.isCancelled
@@ -111,14 +115,28 @@ public final class Cluster: Sendable {
         }
     }
 
-    func heartbeat(node: NodeID, attempts: [HeartbeatAttempt]) -> (unknown: [AttemptID], cancel: [AttemptID]) {
+    func heartbeat(node: NodeID, attempts: [HeartbeatAttempt]) async throws -> (unknown: [AttemptID], cancel: [AttemptID]) {
         var byID: [AttemptID: String?] = [:]
         for attempt in attempts {
             guard let raw = Int64(attempt.attemptId) else { continue }
             byID[AttemptID(raw)] = attempt.progress.flatMap(Self.encodeProgress)
         }
         let now = clock.now()
-        return state.withLock { $0.heartbeat(node: node, attempts: byID, now: now) }
+        let orphanAge = configuration.leaseTTL.milliseconds
+        let (unknown, cancel, ticket) = state.withLock { state in
+            var random = SystemRandomNumberGenerator()
+            let (unknown, cancel, mutations) = state.heartbeat(node: node, attempts: byID, now: now, orphanAfterMilliseconds: orphanAge,
+                                                              random: &random)
+            return (unknown, cancel, journal.append(mutations))
+        }
+        try await journal.waitDurable(ticket)
+        if ticket > 0 { wakeups.wakeAll() } // a node came back or tasks were requeued
+        return (unknown, cancel)
+    }
+
+    /// Gives nodes back the time the coordinator itself did not run (a stall, not their silence).
+    func forgiveSilence(_ duration: Duration) {
+        state.withLock { $0.forgiveSilence(milliseconds: duration.milliseconds) }
     }
 
     static func encodeProgress(_ value: JSONValue) -> String? {

@@ -61,6 +61,7 @@ struct Routes {
         v1.post("agents/heartbeat", use: heartbeat)
         v1.post("agents/reports", use: reports)
         v1.post("attempts/:id/logs", use: uploadLog)
+        v1.post("attempts/:id/report", use: reportOne)
     }
 
     // MARK: - Jobs
@@ -205,7 +206,7 @@ struct Routes {
     @Sendable func heartbeat(_ request: Request, context: DroverRequestContext) async throws -> Response {
         let node = try requireAgent(context)
         let body = try await decode(HeartbeatRequest.self, from: request, context: context)
-        let (unknown, cancel) = cluster.heartbeat(node: node, attempts: body.attempts)
+        let (unknown, cancel) = try await cluster.heartbeat(node: node, attempts: body.attempts)
         return try json(HeartbeatResponse(unknown: unknown.map(\.description), cancel: cancel.map(\.description)))
     }
 
@@ -214,6 +215,24 @@ struct Routes {
         let body = try await decode(ReportBatch.self, from: request, context: context)
         guard body.reports.count <= 10_000 else { throw APIError.badRequest("at most 10000 reports per request", field: "reports") }
         return try json(ReportResults(results: try await cluster.report(body.reports, from: node)))
+    }
+
+    /// One report, with the verdict as the HTTP status: 200 accepted or duplicate, 409 stale, 403 not yours.
+    @Sendable func reportOne(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        let node = try requireAgent(context)
+        let id = try context.parameters.require("id")
+        var body = try await decode(ReportView.self, from: request, context: context)
+        guard body.attemptId.isEmpty || body.attemptId == id else {
+            throw APIError.badRequest("attemptId \(body.attemptId) differs from the attempt in the path (\(id))", field: "attemptId")
+        }
+        body.attemptId = id
+        let result = try await cluster.report([body], from: node)[0]
+        switch result.status {
+        case "accepted", "duplicate": return try json(result)
+        case "stale": throw APIError.conflict(result.detail ?? "stale report")
+        case "forbidden": throw APIError.forbidden(result.detail ?? "not your attempt")
+        default: throw APIError.badRequest(result.detail ?? "invalid report", field: "outcome")
+        }
     }
 
     @Sendable func uploadLog(_ request: Request, context: DroverRequestContext) async throws -> Response {

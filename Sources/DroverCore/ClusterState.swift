@@ -31,6 +31,28 @@ public struct ClusterState: Sendable {
         public internal(set) var cancelled = 0
         /// Cost of the job's finished attempts, in micro-units.
         public internal(set) var costMicros: Int64 = 0
+        /// Circuit-breaker memory (not persisted: a restart gives the job a fresh streak).
+        public internal(set) var anySucceeded = false
+        public internal(set) var fastFailureStreak = 0
+        public internal(set) var streakExitCode: Int32?
+
+        mutating func noteForCircuitBreaker(outcome: AttemptState, exitCode: Int32?, milliseconds: Int64) {
+            switch outcome {
+            case .succeeded:
+                anySucceeded = true
+                fastFailureStreak = 0
+            case .failed, .timedOut:
+                let fast = milliseconds < (record.spec.circuitBreaker?.fastMilliseconds ?? 0)
+                if fast && fastFailureStreak > 0 && exitCode == streakExitCode {
+                    fastFailureStreak += 1
+                } else {
+                    fastFailureStreak = fast ? 1 : 0
+                }
+                streakExitCode = exitCode
+            default:
+                break
+            }
+        }
 
         public var queued: Int { record.spec.taskCount - running - succeeded - failed - cancelled }
         public var hasUnstarted: Bool { record.nextUnstarted < record.spec.taskCount }
@@ -185,11 +207,18 @@ public struct ClusterState: Sendable {
         return (record, mutations)
     }
 
-    /// Records that the agent of `node` is alive. Returns the attempts it reported that the
-    /// coordinator no longer considers its own (the agent must kill them).
-    public mutating func heartbeat(node: NodeID, attempts: [AttemptID: String?], now: Timestamp) -> (unknown: [AttemptID], cancel: [AttemptID]) {
-        guard nodes[node] != nil else { return (attempts.keys.sorted(), []) }
-        nodes[node]!.lastSeen = now
+    /// Records that the agent of `node` is alive and which attempts it holds.
+    ///
+    /// Returns the attempts it reported that the coordinator no longer considers its own (the
+    /// agent must kill them), and those of its attempts to cancel. Attempts the coordinator
+    /// leased to the node more than `orphanAfterMilliseconds` ago that the agent does not hold
+    /// are lost: the answer carrying their lease never reached it (the coordinator died
+    /// after committing the lease, or the connection broke).
+    public mutating func heartbeat(node: NodeID, attempts: [AttemptID: String?], now: Timestamp, orphanAfterMilliseconds: Int64,
+                                   random: inout some RandomNumberGenerator)
+        -> (unknown: [AttemptID], cancel: [AttemptID], mutations: [Mutation]) {
+        guard nodes[node] != nil else { return (attempts.keys.sorted(), [], []) }
+        var mutations = touch(node: node, now: now)
         var unknown: [AttemptID] = []
         for (id, progress) in attempts {
             guard var attempt = activeAttempts[id], attempt.node == node else {
@@ -201,12 +230,33 @@ public struct ClusterState: Sendable {
                 activeAttempts[id] = attempt
             }
         }
-        return (unknown.sorted(), attemptsToCancel(on: node))
+        let name = nodes[node]!.record.name
+        for id in nodes[node]!.active.sorted() where attempts[id] == nil {
+            guard let attempt = activeAttempts[id], now.milliseconds(since: attempt.startedAt) > orphanAfterMilliseconds else { continue }
+            endAttempt(id, outcome: .lost, report: nil, reason: "agent \(name) does not hold this attempt: its lease never reached the agent",
+                       actor: "coordinator", now: now, random: &random, into: &mutations)
+        }
+        return (unknown.sorted(), attemptsToCancel(on: node), mutations)
     }
 
-    /// Notes that a node was heard from (any authenticated request counts).
-    public mutating func touch(node: NodeID, now: Timestamp) {
-        nodes[node]?.lastSeen = now
+    /// Notes that a node was heard from (any authenticated request counts). A node declared
+    /// down comes back as ready: its old attempts were already lost and requeued.
+    @discardableResult
+    public mutating func touch(node: NodeID, now: Timestamp) -> [Mutation] {
+        guard var runtime = nodes[node] else { return [] }
+        runtime.lastSeen = now
+        defer { nodes[node] = runtime }
+        guard runtime.record.state == .down else { return [] }
+        runtime.record.state = .ready
+        return [.putNode(runtime.record),
+                .appendEvent(Event(subject: "node/\(node)", job: nil, at: now, from: NodeState.down.rawValue, to: NodeState.ready.rawValue,
+                                   reason: "agent reconnected", actor: "node/\(node)"))]
+    }
+
+    /// Gives every node `milliseconds` more before it can be declared down: the coordinator
+    /// itself was stalled that long, so silence in that time proves nothing about the nodes.
+    public mutating func forgiveSilence(milliseconds: Int64) {
+        for id in nodes.keys { nodes[id]!.lastSeen = nodes[id]!.lastSeen.adding(milliseconds: milliseconds) }
     }
 
     /// Changes a node's administrative state (cordon, drain, uncordon).
@@ -349,6 +399,13 @@ public struct ClusterState: Sendable {
     private mutating func endAttempt(_ id: AttemptID, outcome: AttemptState, report: AttemptReport?, reason: String, actor: String,
                                      now: Timestamp, random: inout some RandomNumberGenerator, into mutations: inout [Mutation]) {
         guard var attempt = activeAttempts.removeValue(forKey: id) else { return }
+        var outcome = outcome
+        var reason = reason
+        if outcome == .failed, let spec = jobs[attempt.task.job]?.record.spec, spec.retry.isCheckpoint(exitCode: report?.exitCode) {
+            // The task saved a checkpoint and asked to be run again: it was not a failure.
+            outcome = .preempted
+            reason = "exited with checkpoint code \(report!.exitCode!)"
+        }
         var cost: Int64 = 0
         if var node = nodes[attempt.node] {
             node.allocated = node.allocated - attempt.allocation
@@ -374,11 +431,13 @@ public struct ClusterState: Sendable {
         var job = jobs.removeValue(forKey: attempt.task.job)!
         var task = job.tasks[attempt.task.index]!
         job.costMicros += cost
+        let checkpointed = outcome == .preempted && job.record.spec.retry.isCheckpoint(exitCode: report?.exitCode)
         switch outcome {
         case .failed, .timedOut: task.failures += 1
-        case .lost, .preempted: task.lost += 1
+        case .lost, .preempted where !checkpointed: task.lost += 1
         default: break
         }
+        job.noteForCircuitBreaker(outcome: outcome, exitCode: report?.exitCode, milliseconds: now.milliseconds(since: attempt.startedAt))
         let decision = job.record.spec.retry.decide(
             outcome: outcome, exitCode: report?.exitCode, failuresSoFar: task.failures, lostSoFar: task.lost,
             jobStillActive: !job.record.state.isTerminal, sample: Double.random(in: 0..<1, using: &random))
@@ -408,6 +467,13 @@ public struct ClusterState: Sendable {
 
         if case .finish(.failed, _) = decision, !job.record.state.isTerminal, job.failed > job.record.spec.maxFailedTasks {
             endJob(job.record.id, as: .failed, reason: "task \(task.ref.index) failed (\(job.failed) failed task(s), \(job.record.spec.maxFailedTasks) allowed)",
+                   actor: "coordinator", now: now, into: &mutations)
+        }
+        if let breaker = job.record.spec.circuitBreaker, breaker.failures > 0, !job.record.state.isTerminal, !job.anySucceeded,
+           job.fastFailureStreak >= breaker.failures {
+            let code = job.streakExitCode.map { "exit code \($0)" } ?? "no exit code"
+            endJob(job.record.id, as: .failed,
+                   reason: "circuit breaker: \(job.fastFailureStreak) attempts in a row failed with \(code) in under \(Quantity.formatDuration(breaker.fastMilliseconds)) each; not retrying",
                    actor: "coordinator", now: now, into: &mutations)
         }
         completeJobIfDone(job.record.id, now: now, into: &mutations)

@@ -18,12 +18,14 @@ public struct JobSpec: Hashable, Sendable, Codable {
     public var timeoutMilliseconds: Int64?
     /// How many tasks may fail for good before the job is failed and the rest cancelled.
     public var maxFailedTasks: Int
+    /// Fails the job when its attempts keep failing the same way fast; nil disables it.
+    public var circuitBreaker: CircuitBreaker?
 
     public init(
         name: String, team: String, kind: JobKind = .training, taskCount: Int = 1, command: [String],
         environment: [String: String] = [:], resources: Resources = JobSpec.defaultResources, priority: Int = 0,
         constraints: [Constraint] = [], retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int64? = nil,
-        maxFailedTasks: Int = 0
+        maxFailedTasks: Int = 0, circuitBreaker: CircuitBreaker? = CircuitBreaker()
     ) {
         self.name = name
         self.team = team
@@ -37,6 +39,7 @@ public struct JobSpec: Hashable, Sendable, Codable {
         self.retry = retry
         self.timeoutMilliseconds = timeoutMilliseconds
         self.maxFailedTasks = maxFailedTasks
+        self.circuitBreaker = circuitBreaker
     }
 
     /// One core and 512 MiB unless the spec says otherwise.

@@ -7,12 +7,25 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
     public var backoff: Backoff
     /// Exit codes that fail the task at once, whatever attempts are left.
     public var nonRetryableExitCodes: Set<Int32>
+    /// When set, only these exit codes are retried; any other fails the task at once.
+    public var retryOnExitCodes: Set<Int32>?
+    /// An exit code meaning "I saved a checkpoint, run me again": the task is requeued at once
+    /// without using any budget (HTCondor's self-checkpointing).
+    public var checkpointExitCode: Int32?
 
-    public init(maxAttempts: Int = 3, maxLostAttempts: Int = 5, backoff: Backoff = Backoff(), nonRetryableExitCodes: Set<Int32> = []) {
+    public init(maxAttempts: Int = 3, maxLostAttempts: Int = 5, backoff: Backoff = Backoff(), nonRetryableExitCodes: Set<Int32> = [],
+                retryOnExitCodes: Set<Int32>? = nil, checkpointExitCode: Int32? = nil) {
         self.maxAttempts = maxAttempts
         self.maxLostAttempts = maxLostAttempts
         self.backoff = backoff
         self.nonRetryableExitCodes = nonRetryableExitCodes
+        self.retryOnExitCodes = retryOnExitCodes
+        self.checkpointExitCode = checkpointExitCode
+    }
+
+    /// Whether an attempt that exited with `exitCode` asked to be resumed from its checkpoint.
+    public func isCheckpoint(exitCode: Int32?) -> Bool {
+        exitCode != nil && exitCode == checkpointExitCode
     }
 
     /// Exponential backoff with jitter: `min(initial × multiplier^(n-1), max) × (1 ± jitter)`.
@@ -42,6 +55,19 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
             let factor = 1 + jitter * (2 * sample - 1)
             return max(0, Int64((base * factor).rounded()))
         }
+    }
+}
+
+/// Stops retrying a job whose attempts all fail the same way, fast: after `failures` attempts
+/// in a row, each shorter than `fastMilliseconds`, ending with the same exit code, and no
+/// attempt of the job having succeeded, the job fails instead of burning more retries.
+public struct CircuitBreaker: Hashable, Sendable, Codable {
+    public var failures: Int
+    public var fastMilliseconds: Int64
+
+    public init(failures: Int = 5, fastMilliseconds: Int64 = 10_000) {
+        self.failures = failures
+        self.fastMilliseconds = fastMilliseconds
     }
 }
 
@@ -77,11 +103,17 @@ extension RetryPolicy {
             if let code = exitCode, nonRetryableExitCodes.contains(code) {
                 return .finish(.failed, reason: "attempt \(what), which is non-retryable")
             }
+            if outcome == .failed, let only = retryOnExitCodes, !only.contains(exitCode ?? -1) {
+                return .finish(.failed, reason: "attempt \(what); only exit codes \(only.sorted().map(String.init).joined(separator: ", ")) are retried")
+            }
             if failuresSoFar >= maxAttempts {
                 return .finish(.failed, reason: "attempt \(what); \(failuresSoFar) of \(maxAttempts) attempts used")
             }
             let delay = backoff.delay(forRetry: failuresSoFar, sample: sample)
             return .retry(delayMilliseconds: delay, reason: "attempt \(what); retry \(failuresSoFar) of \(maxAttempts - 1) after \(Quantity.formatDuration(delay))")
+        case .preempted where isCheckpoint(exitCode: exitCode):
+            guard jobStillActive else { return .finish(.cancelled, reason: "attempt checkpointed; job no longer active") }
+            return .retry(delayMilliseconds: 0, reason: "attempt exited with checkpoint code \(exitCode!); requeued to resume from its checkpoint")
         case .lost, .preempted:
             guard jobStillActive else { return .finish(.cancelled, reason: "attempt \(outcome.rawValue); job no longer active") }
             if lostSoFar > maxLostAttempts {

@@ -94,8 +94,10 @@ public final class TestCluster: Sendable {
         if signal == SIGKILL || signal == SIGTERM { _ = await process.wait() }
     }
 
-    /// Runs the CLI against this cluster; returns exit code, stdout and stderr.
-    public func drover(_ arguments: [String], token: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs the CLI against this cluster; returns its exit code and output (stdout and stderr
+    /// together). A CLI still running after `timeout` is killed and reported as status -2, so
+    /// a hung command fails its test instead of hanging the suite.
+    public func drover(_ arguments: [String], token: String? = nil, timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
         let id = UUID().uuidString.prefix(8)
         let out = directory + "/cli-\(id).out", err = directory + "/cli-\(id).err"
         var environment = ProcessInfo.processInfo.environment
@@ -104,8 +106,19 @@ public final class TestCluster: Sendable {
         let process = try RunningProcess.spawn(ProcessLaunch(argv: [Self.binary] + arguments, environment: environment, workingDirectory: directory,
                                                              outputPath: out))
         _ = err
-        let exit = await process.wait()
+        let exit = await withTaskGroup(of: ProcessExit?.self) { group in
+            group.addTask { await process.wait() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            if first == nil { _ = await process.terminate(grace: .seconds(1)) }
+            return first
+        }
         let output = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard let exit else { return (-2, output + "\n(drover \(arguments.joined(separator: " ")) timed out after \(timeout))\n" + diagnostics(), output) }
         return (exit.exitCode ?? -1, output, output)
     }
 
@@ -126,6 +139,14 @@ public final class TestCluster: Sendable {
             let text = (try? String(contentsOfFile: directory + "/" + file, encoding: .utf8)) ?? ""
             return "--- \(file)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
         }.joined(separator: "\n")
+    }
+
+    /// Asks every process to stop (SIGTERM) without waiting: for `defer` in tests. The agents
+    /// stop their tasks and exit; the coordinator shuts down gracefully.
+    public func stopNow() {
+        let (coordinator, agents) = processes.withLock { ($0.coordinator, Array($0.agents.values)) }
+        for agent in agents { kill(agent.pid, SIGCONT); kill(agent.pid, SIGTERM) }
+        if let coordinator { kill(coordinator.pid, SIGCONT); kill(coordinator.pid, SIGTERM) }
     }
 
     /// Stops every process (SIGTERM, then SIGKILL) and removes the directory.

@@ -37,6 +37,10 @@ struct AgentCommand: AsyncParsableCommand {
     var nvidiaSmi: String?
     @Flag(help: "Keep the working directories of attempts that succeeded.")
     var keepWorkDirs = false
+    @Option(help: "How long tasks keep running while the coordinator is unreachable, e.g. 60s (default: the lease TTL).")
+    var disconnectGrace: String?
+    @Option(help: "Root of DROVER_CHECKPOINT_DIR (ROOT/JOB/task-N); a shared filesystem lets tasks resume elsewhere.")
+    var checkpointDir: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -76,6 +80,11 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.killGrace = .milliseconds(grace)
         configuration.nvidiaSmi = nvidiaSmi
         configuration.keepWorkDirectories = keepWorkDirs
+        if let disconnectGrace {
+            guard let ms = Quantity.parseDuration(disconnectGrace), ms > 0 else { throw CLIError("--disconnect-grace: '\(disconnectGrace)' is not a duration") }
+            configuration.disconnectGrace = .milliseconds(ms)
+        }
+        configuration.checkpointRoot = checkpointDir
         return configuration
     }
 }

@@ -213,7 +213,7 @@ import Testing
         let runtime = h.job(job)
         #expect(runtime.record.state == .cancelled && runtime.running == 2 && runtime.cancelled == 8 && runtime.queued == 0)
         #expect(h.state.attemptsToCancel(on: node) == [leases[1].id, third.id])
-        #expect(h.state.heartbeat(node: node, attempts: [leases[1].id: nil, third.id: nil], now: h.now).cancel == [leases[1].id, third.id])
+        #expect(h.heartbeat(node, [leases[1].id: nil, third.id: nil]).cancel == [leases[1].id, third.id])
         #expect(!h.state.pendingJobs.contains(job))
         h.advance(120_000)
         #expect(h.lease(node).isEmpty)
@@ -233,9 +233,27 @@ import Testing
         let b = h.register("b")
         try h.submit(makeSpec())
         let attempt = try #require(h.lease(a).first)
-        let onA = h.state.heartbeat(node: a, attempts: [attempt.id: "{\"progress\":0.5}", AttemptID(999): nil], now: h.now)
+        let onA = h.heartbeat(a, [attempt.id: "{\"progress\":0.5}", AttemptID(999): nil])
         #expect(onA.unknown == [AttemptID(999)] && onA.cancel.isEmpty)
         #expect(h.state.activeAttempts[attempt.id]?.progress == "{\"progress\":0.5}")
-        #expect(h.state.heartbeat(node: b, attempts: [attempt.id: nil], now: h.now).unknown == [attempt.id])
+        #expect(h.heartbeat(b, [attempt.id: nil]).unknown == [attempt.id])
+    }
+
+    @Test func anAttemptTheAgentNeverReceivedIsLostAfterTheOrphanAge() throws {
+        // Given a lease whose answer never reached the agent (the coordinator died after committing it),
+        var h = Harness()
+        let node = h.register("a")
+        let job = try h.submit(makeSpec())
+        let attempt = try #require(h.lease(node).first)
+        // when the agent's heartbeats keep not listing it,
+        h.advance(5_000)
+        #expect(h.heartbeat(node, [:]).unknown.isEmpty)
+        #expect(h.state.activeAttempts[attempt.id] != nil, "not before the orphan age: the answer may still be on its way")
+        h.advance(20_000)
+        _ = h.heartbeat(node, [:])
+        // then it is lost and its task requeued without using the failure budget.
+        #expect(h.state.activeAttempts[attempt.id] == nil)
+        #expect(h.mutations.compactMap(\.attempt).last?.state == .lost)
+        #expect(h.job(job).queued == 1 && h.job(job).tasks[0]?.failures == 0)
     }
 }

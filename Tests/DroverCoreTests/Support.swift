@@ -48,6 +48,13 @@ struct Harness {
 
     mutating func advance(_ ms: Int64) { now = now.adding(milliseconds: ms) }
 
+    /// A heartbeat of `node` holding `attempts`; attempts it does not hold are lost after 20 s.
+    mutating func heartbeat(_ node: NodeID, _ attempts: [AttemptID: String?]) -> (unknown: [AttemptID], cancel: [AttemptID]) {
+        let (unknown, cancel, m) = state.heartbeat(node: node, attempts: attempts, now: now, orphanAfterMilliseconds: 20_000, random: &random)
+        mutations += m
+        return (unknown, cancel)
+    }
+
     @discardableResult
     mutating func submit(_ spec: JobSpec) throws -> JobID {
         let (record, m) = try state.submit(spec, by: "alice", now: now)

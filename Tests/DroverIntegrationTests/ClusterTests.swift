@@ -12,7 +12,7 @@ import Testing
 struct ClusterTests {
     @Test func batchJobOf50ShardsSucceedsWithEveryShardsLog() async throws {
         let cluster = try await TestCluster.start(agents: 2)
-        defer { Task { await cluster.shutdown() } }
+        defer { cluster.stopNow() }
 
         // Given a 50-shard job submitted with flags, when we wait for it with the CLI,
         let submit = try await cluster.drover(["submit", "--name", "echo-shards", "--team", "ml", "--kind", "batch", "--tasks", "50",
@@ -49,7 +49,7 @@ struct ClusterTests {
 
     @Test func trainingProgressIsVisibleWhileItRuns() async throws {
         let cluster = try await TestCluster.start(agents: 1)
-        defer { Task { await cluster.shutdown() } }
+        defer { cluster.stopNow() }
         let script = """
             for i in 1 2 3 4 5 6 7 8; do
               echo "{\\"progress\\": $(echo "scale=3; $i/8" | bc 2>/dev/null || echo 0.$i), \\"metrics\\": {\\"loss\\": 0.$((9 - i))}}" >> "$DROVER_PROGRESS_FILE"
@@ -78,7 +78,7 @@ struct ClusterTests {
 
     @Test func cancelKillsTheWholeProcessTree() async throws {
         let cluster = try await TestCluster.start(agents: 1)
-        defer { Task { await cluster.shutdown() } }
+        defer { cluster.stopNow() }
         let pids = cluster.directory + "/pids"
         try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
         // A task that forks a grandchild which ignores SIGTERM.
@@ -108,7 +108,7 @@ struct ClusterTests {
 
     @Test func coordinatorKilledMidJobLosesNothing() async throws {
         let cluster = try await TestCluster.start(agents: 2, cpu: 2)
-        defer { Task { await cluster.shutdown() } }
+        defer { cluster.stopNow() }
         let job = try await cluster.client.submit(.object([
             "name": .string("resilient"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(30),
             "command": .string("sleep 0.3; echo done $DROVER_TASK_INDEX"), "resources": .object(["cpu": .number(1), "memory": .string("64MiB")]),
@@ -133,7 +133,7 @@ struct ClusterTests {
 
     @Test func badInputIsRefusedAndChangesNothing() async throws {
         let cluster = try await TestCluster.start(agents: 1, cpu: 2)
-        defer { Task { await cluster.shutdown() } }
+        defer { cluster.stopNow() }
         let spec = cluster.directory + "/bad.yaml"
         try "name: x\nteam: ml\ncommand: [\"true\"]\nresources: {cpu: 1, gpus: 2}\n".write(toFile: spec, atomically: true, encoding: .utf8)
         let bad = try await cluster.drover(["submit", spec])
@@ -176,7 +176,7 @@ struct ClusterTests {
     @Test func exampleCoordinatorConfigStarts() async throws {
         // cluster/config/coordinator.yaml is what the docs tell admins to use: it must load.
         let cluster = try TestCluster(heartbeat: "1s", leaseTTL: "5s")
-        defer { Task { await cluster.shutdown() } }
+        defer { cluster.stopNow() }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let log = cluster.directory + "/config.log"
         let process = try cluster.spawn(["coordinator", "--config", root + "/cluster/config/coordinator.yaml", "--listen", "127.0.0.1:0",

@@ -56,7 +56,7 @@ import Testing
         let more = try await lease(a)
         try await persist(try live.cancel(doomed, by: "alice", now: clock.now()))
         clock.advance(milliseconds: 45_000)
-        live.touch(node: a, now: clock.now())
+        try await persist(live.touch(node: a, now: clock.now()))
         try await persist(live.expireSilentNodes(now: clock.now(), ttlMilliseconds: 30_000, random: &random))  // b's attempts are lost
         #expect(live.nodes[b]!.record.state == .down)
         #expect(!more.isEmpty && live.jobs[doomed]!.record.state == .cancelled)
@@ -171,8 +171,9 @@ struct Walk {
             if case .accepted(let m) = state.report(report, from: attempt.node, now: now, random: &random) { return m }
             return []
         case 80..<88:
-            for node in nodes where Bool.random(using: &random) { state.touch(node: node, now: now) }
-            return state.expireSilentNodes(now: now, ttlMilliseconds: 8000, random: &random)
+            var revived: [Mutation] = []
+            for node in nodes where Bool.random(using: &random) { revived += state.touch(node: node, now: now) }
+            return revived + state.expireSilentNodes(now: now, ttlMilliseconds: 8000, random: &random)
         case 88..<93:
             guard let job = state.jobs.keys.sorted().randomElement(using: &random) else { return [] }
             return (try? state.cancel(job, by: "alice", now: now)) ?? []

@@ -1,0 +1,231 @@
+import DroverAPI
+import DroverClient
+import DroverTesting
+import Foundation
+import Testing
+
+/// Fault drills: real processes killed, frozen and restarted; every assertion reads the
+/// coordinator's committed state (job show / attempts), never the logs.
+@Suite(.serialized)
+struct FaultDrillTests {
+    static func seconds(_ d: Duration) -> String { String(format: "%.2fs", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
+
+    @Test func drill1AgentKilledMidTaskRunsElsewhere() async throws {
+        let cluster = try await TestCluster.start(agents: 2, leaseTTL: "2s")
+        defer { cluster.stopNow() }
+        let job = try await cluster.client.submit(.object([
+            "name": .string("survivor"), "team": .string("ml"),
+            "command": .string("if [ \"$DROVER_ATTEMPT\" = 1 ]; then sleep 3; fi; echo attempt $DROVER_ATTEMPT"),
+        ]))
+        var first: AttemptView?
+        try await cluster.waitUntil("first attempt running", timeout: .seconds(10)) {
+            first = try await cluster.client.job(job.id).attempts?.first
+            return first != nil
+        }
+        let victim = try #require(first?.node)
+        await cluster.signalAgent(victim, SIGKILL)
+        let killedAt = ContinuousClock.now
+        var second: AttemptView?
+        try await cluster.waitUntil("task running again elsewhere", timeout: .seconds(2 + 5)) {
+            second = try await cluster.client.job(job.id).attempts?.dropFirst().first
+            return second != nil
+        }
+        let recovery = ContinuousClock.now - killedAt
+        print("drill 1: task running again on \(second!.node) \(Self.seconds(recovery)) after kill -9 of \(victim) (TTL 2s)")
+        #expect(second?.node != victim)
+        let wait = try await cluster.drover(["wait", job.id])
+        #expect(wait.status == 0)
+        let final = try await cluster.client.job(job.id)
+        #expect(final.attempts?.map(\.outcome) == ["lost", "succeeded"])
+    }
+
+    @Test func drill2CoordinatorKilledDuring500ShardJob() async throws {
+        let cluster = try await TestCluster.start(agents: 2, cpu: 8)
+        defer { cluster.stopNow() }
+        let job = try await cluster.client.submit(.object([
+            "name": .string("many"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(500), "command": .array([.string("true")]),
+            "resources": .object(["cpu": .number(1), "memory": .string("16MiB")]),
+        ]))
+        try await cluster.waitUntil("50 shards done", timeout: .seconds(30), every: .milliseconds(10)) {
+            try await cluster.client.jobSummary(job.id).tasks.succeeded >= 50
+        }
+        await cluster.signalCoordinator(SIGKILL)
+        let killedAt = ContinuousClock.now
+        try await cluster.startCoordinator()
+        let wait = try await cluster.drover(["wait", job.id])
+        print("drill 2: 500-shard job finished \(Self.seconds(ContinuousClock.now - killedAt)) after kill -9 and restart of the coordinator")
+        #expect(wait.status == 0, "\(cluster.diagnostics())")
+        let final = try await cluster.client.job(job.id)
+        let succeeded = (final.attempts ?? []).filter { $0.outcome == "succeeded" }
+        #expect(succeeded.count == 500, "one succeeded attempt per shard")
+        #expect(Set(succeeded.map(\.task)) == Set(0..<500), "no shard missing")
+        #expect(final.tasks.succeeded == 500)
+    }
+
+    @Test func drill3FrozenAgentsLateReportIsRefusedAndItsOrphanKilled() async throws {
+        let cluster = try await TestCluster.start(agents: 1, leaseTTL: "2s")
+        defer { cluster.stopNow() }
+        let pids = cluster.directory + "/pids"
+        try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+        // Shard 0's first attempt ends while its agent is frozen (a late report); shard 1's
+        // first attempt would run for a minute (an orphan its agent must kill).
+        let job = try await cluster.client.submit(.object([
+            "name": .string("frozen"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(2),
+            "command": .string("""
+                if [ "$DROVER_ATTEMPT" = 1 ]; then
+                  echo $$ > \(pids)/shard-$DROVER_TASK_INDEX
+                  if [ "$DROVER_TASK_INDEX" = 0 ]; then sleep 1.5; else sleep 60; fi
+                fi
+                echo attempt $DROVER_ATTEMPT
+                """),
+        ]))
+        try await cluster.waitUntil("both shards running on agent-1", timeout: .seconds(10)) {
+            FileManager.default.fileExists(atPath: pids + "/shard-0") && FileManager.default.fileExists(atPath: pids + "/shard-1")
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let orphan = try #require(Int32(try String(contentsOfFile: pids + "/shard-1", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try cluster.startAgent(name: "agent-2", arguments: ["--cpu", "4", "--memory", "8GiB", "--gpu", "0"])
+        await cluster.signalAgent("agent-1", SIGSTOP)
+        try await cluster.waitUntil("both shards done on agent-2", timeout: .seconds(15)) {
+            try await cluster.client.jobSummary(job.id).tasks.succeeded == 2
+        }
+        await cluster.signalAgent("agent-1", SIGCONT)
+        let resumedAt = ContinuousClock.now
+        try await cluster.waitUntil("orphan killed by its own agent", timeout: .seconds(5)) { processIsGone(orphan) }
+        print("drill 3: agent-1's orphan killed \(Self.seconds(ContinuousClock.now - resumedAt)) after SIGCONT")
+        try await cluster.waitUntil("late report refused", timeout: .seconds(5)) {
+            try await cluster.client.job(job.id, events: 1000).events?.contains { $0.reason.contains("refused stale report") } ?? false
+        }
+        let final = try await cluster.client.job(job.id, events: 1000)
+        let attempts = final.attempts ?? []
+        #expect(attempts.filter { $0.outcome == "succeeded" }.count == 2, "exactly one result per task")
+        #expect(attempts.filter { $0.node == "agent-1" }.allSatisfy { $0.outcome == "lost" })
+        #expect(final.state == "succeeded")
+    }
+
+    @Test func drill4SameReport100TimesOutOfOrderCommitsOnce() async throws {
+        let cluster = try await TestCluster.start(agents: 0)
+        defer { cluster.stopNow() }
+        // A hand-driven agent, so the test controls every report.
+        let joiner = DroverClient(baseURL: cluster.url, token: cluster.joinToken)
+        let registration = try await joiner.register(RegisterRequest(name: "fake", cpu: 8, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates()))
+        let agent = DroverClient(baseURL: cluster.url, token: registration.token)
+        let job = try await cluster.client.submit(.object([
+            "name": .string("dup"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(3), "command": .string("true"),
+        ]))
+        let leases = try await agent.poll(PollRequest(maxLeases: 3, waitMs: 2000)).leases
+        #expect(leases.count == 3)
+        let reports = leases.map { ReportView(attemptId: $0.attemptId, outcome: "succeeded", exitCode: 0, signal: nil, wallMs: 5, peakRssBytes: 1024, progress: nil, reason: nil) }
+        let copies = (0..<100).flatMap { _ in reports }.shuffled()
+        let verdicts = try await withThrowingTaskGroup(of: [ReportResultView].self) { group in
+            for chunk in stride(from: 0, to: copies.count, by: 25) {
+                let slice = Array(copies[chunk..<min(copies.count, chunk + 25)])
+                group.addTask { try await agent.report(ReportBatch(reports: slice.shuffled())).results }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(verdicts.count == 300)
+        #expect(verdicts.filter { $0.status == "accepted" }.count == 3, "one commit per attempt")
+        #expect(verdicts.filter { $0.status == "duplicate" }.count == 297)
+        // A contradicting late report is stale: 409, and it changes nothing.
+        await #expect(throws: DroverClientError.self) {
+            _ = try await agent.reportOne(ReportView(attemptId: leases[0].attemptId, outcome: "failed", exitCode: 1, signal: nil, wallMs: 5,
+                                                     peakRssBytes: nil, progress: nil, reason: nil))
+        }
+        do {
+            _ = try await agent.reportOne(ReportView(attemptId: leases[0].attemptId, outcome: "failed", exitCode: 1, signal: nil, wallMs: 5,
+                                                     peakRssBytes: nil, progress: nil, reason: nil))
+        } catch let error as DroverClientError { #expect(error.status == 409) }
+        let final = try await cluster.client.job(job.id, events: 1000)
+        #expect(final.state == "succeeded")
+        #expect(final.attempts?.map(\.outcome) == ["succeeded", "succeeded", "succeeded"])
+        #expect(final.events?.filter { $0.subject.hasPrefix("task/") && $0.to == "succeeded" }.count == 3)
+    }
+
+    @Test func drill5RetryPolicyIsFollowed() async throws {
+        let cluster = try await TestCluster.start(agents: 1)
+        defer { cluster.stopNow() }
+        let fatal = try await cluster.client.submit(.object([
+            "name": .string("fatal"), "team": .string("ml"), "command": .string("exit 3"), "maxAttempts": .number(5),
+            "nonRetryableExitCodes": .array([.number(3)]),
+        ]))
+        let retried = try await cluster.client.submit(.object([
+            "name": .string("flaky"), "team": .string("ml"), "command": .string("exit 1"), "maxAttempts": .number(3),
+            "backoff": .object(["initial": .string("300ms"), "multiplier": .number(2), "jitter": .number(0.1)]),
+            "circuitBreaker": .bool(false),
+        ]))
+        #expect(try await cluster.drover(["wait", fatal.id]).status != 0)
+        #expect(try await cluster.drover(["wait", retried.id]).status != 0)
+        let fatalAttempts = try await cluster.client.job(fatal.id).attempts ?? []
+        #expect(fatalAttempts.count == 1, "a non-retryable exit code gets exactly one attempt")
+        let attempts = try await cluster.client.job(retried.id).attempts ?? []
+        #expect(attempts.count == 3)
+        // Gaps between one attempt's end and the next one's start follow the backoff (300ms, 600ms ±10%),
+        // plus at most the time a poll takes to be woken.
+        for (index, expected) in [(1, 300.0), (2, 600.0)] where attempts.count == 3 {
+            let gap = Double(WireTime.parse(attempts[index].startedAt)! - WireTime.parse(attempts[index - 1].endedAt!)!)
+            print("drill 5: retry \(index) started \(gap)ms after the failure (policy \(expected)ms ±10%)")
+            #expect(gap >= expected * 0.9 - 1 && gap <= expected * 1.1 + 250, "retry \(index): \(gap)ms")
+        }
+    }
+
+    @Test func drill6TimeoutKillsTheWholeTree() async throws {
+        let cluster = try await TestCluster.start(agents: 1)
+        defer { cluster.stopNow() }
+        let pids = cluster.directory + "/pids"
+        try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+        let job = try await cluster.client.submit(.object([
+            "name": .string("slow"), "team": .string("ml"), "timeout": .string("1s"), "maxAttempts": .number(1),
+            "command": .string("echo $$ > \(pids)/leader; (trap '' TERM; sleep 300) & echo $! > \(pids)/child; wait"),
+        ]))
+        try await cluster.waitUntil("started", timeout: .seconds(10)) { FileManager.default.fileExists(atPath: pids + "/child") }
+        try await Task.sleep(for: .milliseconds(50))
+        let leader = try #require(Int32(try String(contentsOfFile: pids + "/leader", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let child = try #require(Int32(try String(contentsOfFile: pids + "/child", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // timeout 1s + kill-grace 1s + 1s.
+        try await cluster.waitUntil("process tree gone", timeout: .seconds(3)) { processIsGone(leader) && processIsGone(child) }
+        #expect(try await cluster.drover(["wait", job.id]).status != 0)
+        let final = try await cluster.client.job(job.id)
+        #expect(final.attempts?.first?.outcome == "timed_out")
+        #expect(final.state == "failed")
+    }
+
+    @Test func drill7ShortCoordinatorOutageReassignsNothing() async throws {
+        // The coordinator freezes for longer than the TTL while a task finishes: on waking it
+        // must not blame the nodes for its own stall, and the buffered report is accepted.
+        let cluster = try await TestCluster.start(agents: 1, leaseTTL: "2s", agentArguments: ["--disconnect-grace", "20s"])
+        defer { cluster.stopNow() }
+        let job = try await cluster.client.submit(.object(["name": .string("patient"), "team": .string("ml"), "command": .string("sleep 1; echo done")]))
+        try await cluster.waitUntil("running", timeout: .seconds(10)) { try await cluster.client.jobSummary(job.id).tasks.running == 1 }
+        await cluster.signalCoordinator(SIGSTOP)
+        try await Task.sleep(for: .seconds(3))
+        await cluster.signalCoordinator(SIGCONT)
+        let resumedAt = ContinuousClock.now
+        let wait = try await cluster.drover(["wait", job.id])
+        print("drill 7: result accepted \(Self.seconds(ContinuousClock.now - resumedAt)) after the coordinator resumed from a 3s freeze (TTL 2s)")
+        #expect(wait.status == 0, "\(cluster.diagnostics())")
+        let final = try await cluster.client.job(job.id)
+        #expect(final.attempts?.count == 1, "nothing was reassigned")
+        #expect(final.attempts?.first?.outcome == "succeeded")
+        #expect(try await cluster.client.nodes().first?.state == "ready")
+    }
+
+    @Test func checkpointExitCodeResumesWithoutUsingTheFailureBudget() async throws {
+        let cluster = try await TestCluster.start(agents: 1)
+        defer { cluster.stopNow() }
+        // Each attempt adds a step to its checkpoint and exits 85 until three steps are saved.
+        let job = try await cluster.client.submit(.object([
+            "name": .string("resumable"), "team": .string("research"), "maxAttempts": .number(1), "checkpointExitCode": .number(85),
+            "command": .string("""
+                echo step >> "$DROVER_CHECKPOINT_DIR/steps"
+                [ $(wc -l < "$DROVER_CHECKPOINT_DIR/steps") -ge 3 ] && exit 0
+                exit 85
+                """),
+        ]))
+        let wait = try await cluster.drover(["wait", job.id])
+        #expect(wait.status == 0, "\(cluster.diagnostics())")
+        let final = try await cluster.client.job(job.id)
+        #expect(final.attempts?.map(\.outcome) == ["preempted", "preempted", "succeeded"])
+        #expect(final.attempts?.map(\.attempt) == [1, 2, 3])
+    }
+}
