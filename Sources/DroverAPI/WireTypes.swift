@@ -321,6 +321,36 @@ public struct ReportResultView: Codable, Hashable, Sendable {
     }
 }
 
+// MARK: - Tokens
+
+/// `POST /v1/tokens`.
+public struct TokenCreateRequest: Codable, Hashable, Sendable {
+    public var team: String
+    /// submitter | reader
+    public var role: String
+    public init(team: String, role: String) { (self.team, self.role) = (team, role) }
+}
+
+/// A token without its secret.
+public struct TokenView: Codable, Hashable, Sendable {
+    public var id: String
+    public var role: String
+    public var team: String?
+    public var createdAt: String
+    public var createdBy: String
+    public var revokedAt: String?
+    public init(id: String, role: String, team: String?, createdAt: String, createdBy: String, revokedAt: String?) {
+        (self.id, self.role, self.team, self.createdAt, self.createdBy, self.revokedAt) = (id, role, team, createdAt, createdBy, revokedAt)
+    }
+}
+
+/// The answer to a token creation: the only time the secret is shown.
+public struct TokenCreated: Codable, Hashable, Sendable {
+    public var token: String
+    public var info: TokenView
+    public init(token: String, info: TokenView) { (self.token, self.info) = (token, info) }
+}
+
 /// RFC 9457 problem details, the body of every error response.
 public struct ProblemDetails: Codable, Hashable, Sendable, Error, CustomStringConvertible {
     public var type: String

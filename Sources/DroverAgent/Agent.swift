@@ -23,6 +23,7 @@ public final class Agent: Service {
         var lastContact = ContinuousClock.now
         var disconnectGrace: Duration = .seconds(20)
         var disconnected = false
+        var revoked = false
     }
 
     struct RunningAttempt {
@@ -64,6 +65,7 @@ public final class Agent: Service {
         } onGracefulShutdown: {
             leaseSink.finish()
         }
+        if state.withLock({ $0.revoked }) { throw AgentError("this agent's token was revoked; register it again with the join token if that was a mistake") }
         logger.info("agent stopped")
     }
 
@@ -133,6 +135,12 @@ public final class Agent: Service {
                 for id in response.cancel { await stop(id, outcome: "cancelled", reason: "job ended; stopped at the coordinator's request") }
             } catch is CancellationError {
                 return
+            } catch let error as DroverClientError where error.status == 401 {
+                // Our token was revoked (an admin's `drover node revoke`): stop, do not re-register.
+                logger.error("the coordinator refused this agent's token (revoked?); stopping all tasks and exiting", metadata: ["error": "\(error)"])
+                state.withLock { $0.revoked = true }
+                await stopAll(outcome: "cancelled", reason: "agent token revoked")
+                break
             } catch {
                 if Task.isShuttingDownGracefully { return }
                 logger.warning("poll failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(delay)"])

@@ -68,9 +68,24 @@ public struct DroverClient: Sendable {
         try await send(.GET, "/v1/nodes")
     }
 
-    /// `action` is cordon, drain or uncordon.
+    /// `action` is cordon, drain, uncordon or revoke.
     public func node(_ id: String, action: String) async throws -> NodeView {
         try await send(.POST, "/v1/nodes/\(Self.escape(id))/\(action)", body: Optional<JSONValue>.none)
+    }
+
+    // MARK: - Tokens
+
+    /// Creates a team token (admin only); the answer holds the secret, shown only this once.
+    public func createToken(team: String, role: String) async throws -> TokenCreated {
+        try await send(.POST, "/v1/tokens", body: TokenCreateRequest(team: team, role: role))
+    }
+
+    public func tokens() async throws -> [TokenView] {
+        try await send(.GET, "/v1/tokens")
+    }
+
+    public func revokeToken(_ id: String) async throws -> TokenView {
+        try await send(.POST, "/v1/tokens/\(Self.escape(id))/revoke", body: Optional<JSONValue>.none)
     }
 
     // MARK: - Agent protocol

@@ -27,7 +27,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 
     init(_ error: ClusterError) {
         switch error {
-        case .jobNotFound, .nodeNotFound: self.init(.notFound, error.description)
+        case .jobNotFound, .nodeNotFound, .notFound: self.init(.notFound, error.description)
         case .jobFinished, .conflict: self.init(.conflict, error.description)
         case .unschedulable: self.init(.unprocessableContent, error.description, field: "resources")
         }

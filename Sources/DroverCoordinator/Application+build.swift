@@ -41,9 +41,9 @@ public func buildCoordinator(
     configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock: any WallClock = SystemWallClock(),
     logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
 ) async throws -> Coordinator {
-    guard !configuration.adminToken.isEmpty else { throw ConfigurationError("an admin token is required: pass --admin-token or set DROVER_ADMIN_TOKEN") }
-    guard !configuration.joinToken.isEmpty else { throw ConfigurationError("a join token is required: pass --join-token or set DROVER_JOIN_TOKEN") }
-    guard configuration.adminToken != configuration.joinToken else { throw ConfigurationError("the admin and join tokens must differ") }
+    guard configuration.adminToken.isEmpty || configuration.adminToken != configuration.joinToken else {
+        throw ConfigurationError("the admin and join tokens must differ")
+    }
     let store: any Store
     if let providedStore {
         store = providedStore
@@ -54,7 +54,8 @@ public func buildCoordinator(
         logger.info("store opened", metadata: ["store.path": "\(path)"])
     }
     let loaded = try await store.load()
-    let state = loaded.clusterState(now: clock.now())
+    var state = loaded.clusterState(now: clock.now())
+    try await generateMissingTokens(configuration: configuration, state: &state, store: store, clock: clock, logger: logger)
     logger.info("state loaded", metadata: [
         "jobs": "\(loaded.jobs.count)", "nodes": "\(loaded.nodes.count)", "attempts.running": "\(loaded.activeAttempts.count)",
     ])
@@ -73,6 +74,30 @@ public func buildCoordinator(
         },
         logger: logger)
     return Coordinator(application: application, cluster: cluster, store: store)
+}
+
+/// Closed by default: with no admin or join token given and none stored, the coordinator
+/// makes them on first start, keeps only their hashes, and writes the secrets once to files
+/// only its user can read.
+private func generateMissingTokens(configuration: CoordinatorConfiguration, state: inout ClusterState, store: any Store,
+                                   clock: any WallClock, logger: Logger) async throws {
+    var mutations: [Mutation] = []
+    let live = state.tokens.values.filter { $0.revokedAt == nil }
+    for (role, given, file) in [(TokenRole.admin, configuration.adminToken, "admin.token"), (.join, configuration.joinToken, "join.token")]
+        where given.isEmpty && !live.contains(where: { $0.role == role }) {
+        let secret = TokenHash.generate(prefix: role == .admin ? "dra_" : "drj_")
+        let record = TokenRecord(id: "tok-initial-\(role.rawValue)", hash: TokenHash.hex(secret), role: role, team: nil, createdAt: clock.now(),
+                                 createdBy: "coordinator")
+        let path = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent(file).path
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: path)
+        guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("cannot write the generated \(role.rawValue) token to \(path)")
+        }
+        mutations += state.addToken(record)
+        logger.notice("generated the \(role.rawValue) token; only its hash is stored", metadata: ["token.file": "\(path)"])
+    }
+    try await store.apply(mutations)
 }
 
 /// A configuration that cannot work, with what to change.

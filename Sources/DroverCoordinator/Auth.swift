@@ -4,19 +4,25 @@ import Foundation
 
 /// Who sent a request, from its bearer token.
 public enum Principal: Sendable, Equatable {
-    case admin
+    /// `tokenID` is nil for the admin token given by flag or environment.
+    case admin(tokenID: String?)
     /// Holder of the join token: may only register agents.
     case joiner
+    /// A team token: submitter or reader of `team`.
+    case team(String, TokenRole, tokenID: String)
     case agent(NodeID)
 
     /// How the principal appears in the audit trail.
     var actor: String {
         switch self {
-        case .admin: "admin"
+        case .admin(let id): id.map { "admin(\($0))" } ?? "admin"
         case .joiner: "join-token"
+        case .team(let team, let role, let id): "\(team)/\(role.rawValue)(\(id))"
         case .agent(let node): "node/\(node)"
         }
     }
+
+    var isAdmin: Bool { if case .admin = self { true } else { false } }
 }
 
 /// Token hashing and comparison.

@@ -223,6 +223,27 @@ public final class Cluster: Sendable {
         wakeups.wakeAll()
     }
 
+    /// Creates a team token; returns its record and the secret, which is not stored.
+    func createToken(role: TokenRole, team: String?, by actor: String) async throws -> (TokenRecord, String) {
+        let secret = TokenHash.generate(prefix: role == .admin ? "dra_" : "drt_")
+        let id = "tok-" + TokenHash.generate(prefix: "").prefix(10).lowercased()
+        let record = TokenRecord(id: id, hash: TokenHash.hex(secret), role: role, team: team, createdAt: clock.now(), createdBy: actor)
+        _ = try await mutate { state, _ throws(ClusterError) in ((), state.addToken(record)) }
+        return (record, secret)
+    }
+
+    func revokeToken(id: String, by actor: String) async throws {
+        _ = try await mutate { state, now throws(ClusterError) in ((), try state.revokeToken(id: id, by: actor, now: now)) }
+    }
+
+    func revokeNode(_ id: NodeID, by actor: String) async throws {
+        _ = try await mutate { state, now throws(ClusterError) in
+            var random = SystemRandomNumberGenerator()
+            return ((), try state.revokeNode(id, by: actor, now: now, random: &random))
+        }
+        wakeups.wakeAll()
+    }
+
     /// Declares silent nodes down. Run periodically by the lease reaper.
     func expireSilentNodes() async throws {
         let ttl = configuration.leaseTTL.milliseconds

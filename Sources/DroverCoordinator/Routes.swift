@@ -28,12 +28,23 @@ struct AuthMiddleware: RouterMiddleware {
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         guard !token.isEmpty else { throw APIError.unauthorized }
         var context = context
-        if TokenHash.constantTimeEquals(token, adminToken) {
-            context.principal = .admin
-        } else if TokenHash.constantTimeEquals(token, joinToken) {
+        let hash = TokenHash.hex(token)
+        if !adminToken.isEmpty && TokenHash.constantTimeEquals(token, adminToken) {
+            context.principal = .admin(tokenID: nil)
+        } else if !joinToken.isEmpty && TokenHash.constantTimeEquals(token, joinToken) {
             context.principal = .joiner
-        } else if let node = cluster.state.withLock({ $0.nodeIDsByTokenHash[TokenHash.hex(token)] }) {
-            context.principal = .agent(node)
+        } else if let principal = cluster.state.withLock({ state -> Principal? in
+            // Stored tokens are looked up by the SHA-256 of the presented secret: equal hashes
+            // mean equal secrets, and the lookup reveals nothing about a near miss.
+            if let node = state.nodeIDsByTokenHash[hash] { return .agent(node) }
+            guard let stored = state.token(hash: hash) else { return nil }
+            switch stored.role {
+            case .admin: return .admin(tokenID: stored.id)
+            case .join: return .joiner
+            case .submitter, .reader: return .team(stored.team ?? "", stored.role, tokenID: stored.id)
+            }
+        }) {
+            context.principal = principal
         } else {
             throw APIError.unauthorized
         }
@@ -56,6 +67,9 @@ struct Routes {
         v1.get("jobs/:id/logs", use: readLogs)
         v1.get("nodes", use: listNodes)
         v1.post("nodes/:id/:action", use: changeNode)
+        v1.post("tokens", use: createToken)
+        v1.get("tokens", use: listTokens)
+        v1.post("tokens/:id/revoke", use: revokeToken)
         v1.post("agents/register", use: registerAgent)
         v1.post("agents/poll", use: poll)
         v1.post("agents/heartbeat", use: heartbeat)
@@ -67,16 +81,28 @@ struct Routes {
     // MARK: - Jobs
 
     @Sendable func submit(_ request: Request, context: DroverRequestContext) async throws -> Response {
-        try requireAdmin(context)
+        try requireUser(context)
         let value = try await decode(JSONValue.self, from: request, context: context)
         let spec = try JobSpecParser.parse(value)
+        switch context.principal! {
+        case .team(let team, .submitter, _) where team != spec.team:
+            throw APIError(.forbidden, "this token submits for team \(team), not \(spec.team)", field: "team")
+        case .team(_, .reader, _):
+            throw APIError.forbidden("a reader token cannot submit jobs; ask an admin for a submitter token")
+        default: break
+        }
         let record = try await cluster.submit(spec, by: context.principal!.actor)
         return try json(try await cluster.jobView(record.id, withAttempts: false, eventLimit: 0), status: .created)
     }
 
     @Sendable func listJobs(_ request: Request, context: DroverRequestContext) async throws -> Response {
-        try requireAdmin(context)
+        try requireUser(context)
         let query = request.uri.queryParameters
+        var team = query.get("team")
+        if case .team(let own, _, _) = context.principal! {
+            if let team, team != own { throw APIError(.forbidden, "this token reads team \(own) only", field: "team") }
+            team = own
+        }
         var state: JobState?
         if let text = query.get("state") {
             guard let parsed = JobState(rawValue: text) else {
@@ -85,12 +111,12 @@ struct Routes {
             state = parsed
         }
         let limit = try intParameter(query.get("limit"), name: "limit", range: 1...100_000) ?? 1000
-        return try json(cluster.jobViews(team: query.get("team"), state: state, limit: limit))
+        return try json(cluster.jobViews(team: team, state: state, limit: limit))
     }
 
     @Sendable func showJob(_ request: Request, context: DroverRequestContext) async throws -> Response {
-        try requireAdmin(context)
         let id = try jobID(context)
+        try authorize(context, toRead: id)
         let query = request.uri.queryParameters
         let events = try intParameter(query.get("events"), name: "events", range: 0...100_000) ?? 50
         let attempts = query.get("attempts") != "false"
@@ -98,15 +124,16 @@ struct Routes {
     }
 
     @Sendable func cancelJob(_ request: Request, context: DroverRequestContext) async throws -> Response {
-        try requireAdmin(context)
         let id = try jobID(context)
+        try authorize(context, toRead: id)
+        if case .team(_, .reader, _) = context.principal! { throw APIError.forbidden("a reader token cannot cancel jobs") }
         try await cluster.cancel(id, by: context.principal!.actor)
         return try json(try await cluster.jobView(id, withAttempts: false, eventLimit: 0))
     }
 
     @Sendable func readLogs(_ request: Request, context: DroverRequestContext) async throws -> Response {
-        try requireAdmin(context)
         let id = try jobID(context)
+        try authorize(context, toRead: id)
         let query = request.uri.queryParameters
         guard let job = cluster.state.withLock({ $0.jobs[id] }) else { throw APIError.notFound("job \(id) does not exist") }
         let task = try intParameter(query.get("task"), name: "task", range: 0...Int(Int32.max)) ?? 0
@@ -140,7 +167,7 @@ struct Routes {
     // MARK: - Nodes
 
     @Sendable func listNodes(_ request: Request, context: DroverRequestContext) async throws -> Response {
-        try requireAdmin(context)
+        try requireUser(context)
         return try json(cluster.nodeViews())
     }
 
@@ -152,16 +179,51 @@ struct Routes {
         case "cordon": target = .cordoned
         case "drain": target = .draining
         case "uncordon": target = .ready
-        case let other: throw APIError.notFound("no node action '\(other)'; use cordon, drain or uncordon")
+        case "revoke":
+            try await cluster.revokeNode(node, by: context.principal!.actor)
+            return try json(try cluster.nodeView(node))
+        case let other: throw APIError.notFound("no node action '\(other)'; use cordon, drain, uncordon or revoke")
         }
         try await cluster.setNodeState(node, to: target, by: context.principal!.actor)
         return try json(try cluster.nodeView(node))
     }
 
+    // MARK: - Tokens
+
+    @Sendable func createToken(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let body = try await decode(TokenCreateRequest.self, from: request, context: context)
+        guard let role = TokenRole(rawValue: body.role), role == .submitter || role == .reader else {
+            throw APIError.badRequest("role must be submitter or reader", field: "role")
+        }
+        try JobSpecParser.checkIdentifier(body.team, field: "team", maxLength: 63)
+        let (record, secret) = try await cluster.createToken(role: role, team: body.team, by: context.principal!.actor)
+        return try json(TokenCreated(token: secret, info: Self.view(of: record)), status: .created)
+    }
+
+    @Sendable func listTokens(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let tokens = cluster.state.withLock { Array($0.tokens.values) }.sorted { $0.createdAt < $1.createdAt }
+        return try json(tokens.map(Self.view(of:)))
+    }
+
+    @Sendable func revokeToken(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try context.parameters.require("id")
+        try await cluster.revokeToken(id: id, by: context.principal!.actor)
+        let record = cluster.state.withLock { $0.tokens.values.first { $0.id == id } }!
+        return try json(Self.view(of: record))
+    }
+
+    static func view(of token: TokenRecord) -> TokenView {
+        TokenView(id: token.id, role: token.role.rawValue, team: token.team, createdAt: WireTime.format(milliseconds: token.createdAt.milliseconds),
+                  createdBy: token.createdBy, revokedAt: token.revokedAt.map { WireTime.format(milliseconds: $0.milliseconds) })
+    }
+
     // MARK: - Agents
 
     @Sendable func registerAgent(_ request: Request, context: DroverRequestContext) async throws -> Response {
-        guard context.principal == .joiner || context.principal == .admin else {
+        guard context.principal == .joiner || context.principal!.isAdmin else {
             throw APIError.forbidden("registering an agent needs the join token")
         }
         let body = try await decode(RegisterRequest.self, from: request, context: context)
@@ -247,7 +309,24 @@ struct Routes {
     // MARK: - Helpers
 
     func requireAdmin(_ context: DroverRequestContext) throws {
-        guard context.principal == .admin else { throw APIError.forbidden("this endpoint needs the admin token") }
+        guard context.principal!.isAdmin else { throw APIError.forbidden("this endpoint needs an admin token") }
+    }
+
+    /// People: admins and team tokens (not agents or the join token).
+    func requireUser(_ context: DroverRequestContext) throws {
+        switch context.principal! {
+        case .admin, .team: return
+        case .joiner, .agent: throw APIError.forbidden("this endpoint needs an admin or team token")
+        }
+    }
+
+    /// A team token sees its own team's jobs only; another team's job answers 404 as if it
+    /// did not exist, so tokens cannot probe for other teams' work.
+    func authorize(_ context: DroverRequestContext, toRead job: JobID) throws {
+        try requireUser(context)
+        guard case .team(let team, _, _) = context.principal! else { return }
+        let owner = cluster.state.withLock { $0.jobs[job]?.record.spec.team }
+        guard owner == team else { throw APIError.notFound("job \(job) does not exist") }
     }
 
     func requireAgent(_ context: DroverRequestContext) throws -> NodeID {

@@ -6,7 +6,7 @@
 /// store has them); unstarted shards of a job exist only as the job's `nextUnstarted` cursor.
 public struct ClusterState: Sendable {
     public private(set) var jobs: [JobID: JobRuntime] = [:]
-    public private(set) var nodes: [NodeID: NodeRuntime] = [:]
+    public internal(set) var nodes: [NodeID: NodeRuntime] = [:]
     /// Attempts that hold a lease right now.
     public private(set) var activeAttempts: [AttemptID: AttemptRecord] = [:]
     /// Jobs with tasks waiting for a lease, best first (priority, then submission order).
@@ -15,7 +15,9 @@ public struct ClusterState: Sendable {
     public private(set) var lastNodeID: Int64 = 0
     public private(set) var lastAttemptID: Int64 = 0
     /// Nodes by the hash of their agent token, to authenticate agents.
-    public private(set) var nodeIDsByTokenHash: [String: NodeID] = [:]
+    public internal(set) var nodeIDsByTokenHash: [String: NodeID] = [:]
+    /// API tokens (team submitters and readers, generated admin and join tokens) by hash.
+    public internal(set) var tokens: [String: TokenRecord] = [:]
 
     public init() {}
 
@@ -76,7 +78,8 @@ public struct ClusterState: Sendable {
     /// Rebuilds the state from what the store holds. `now` is the moment the coordinator
     /// started: every live node gets one full TTL from it to reappear.
     public init(jobs: [JobRecord], tasks: [TaskRecord], activeAttempts: [AttemptRecord], nodes: [NodeRecord],
-                jobCosts: [JobID: Int64] = [:], lastAttemptID: Int64, now: Timestamp) {
+                jobCosts: [JobID: Int64] = [:], tokens: [TokenRecord] = [], lastAttemptID: Int64, now: Timestamp) {
+        for token in tokens { self.tokens[token.hash] = token }
         for node in nodes {
             self.nodes[node.id] = NodeRuntime(record: node, freeGPUs: node.gpuIndices.sorted(), lastSeen: now)
             nodeIDsByTokenHash[node.tokenHash] = node.id
@@ -396,7 +399,7 @@ public struct ClusterState: Sendable {
     }
 
     /// Ends an active attempt, frees its node's resources and decides the task's fate.
-    private mutating func endAttempt(_ id: AttemptID, outcome: AttemptState, report: AttemptReport?, reason: String, actor: String,
+    mutating func endAttempt(_ id: AttemptID, outcome: AttemptState, report: AttemptReport?, reason: String, actor: String,
                                      now: Timestamp, random: inout some RandomNumberGenerator, into mutations: inout [Mutation]) {
         guard var attempt = activeAttempts.removeValue(forKey: id) else { return }
         var outcome = outcome
@@ -575,6 +578,7 @@ public enum ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
     case jobFinished(JobID, JobState)
     case unschedulable(String)
     case conflict(String)
+    case notFound(String)
 
     public var description: String {
         switch self {
@@ -583,6 +587,7 @@ public enum ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         case .jobFinished(let id, let state): "job \(id) has already finished (\(state.rawValue))"
         case .unschedulable(let why): why
         case .conflict(let why): why
+        case .notFound(let why): why
         }
     }
 }

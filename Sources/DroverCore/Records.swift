@@ -185,4 +185,5 @@ public enum Mutation: Sendable {
     case putNode(NodeRecord)
     case appendEvent(Event)
     case appendLog(attempt: AttemptID, offset: Int64, data: [UInt8])
+    case putToken(TokenRecord)
 }

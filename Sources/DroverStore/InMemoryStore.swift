@@ -10,6 +10,7 @@ public final class InMemoryStore: Store {
         var nodes: [NodeID: NodeRecord] = [:]
         var events: [Event] = []
         var logs: [AttemptID: [UInt8]] = [:]
+        var tokens: [String: TokenRecord] = [:]
     }
 
     private let contents = Mutex(Contents())
@@ -25,6 +26,7 @@ public final class InMemoryStore: Store {
                 case .putAttempt(let attempt): c.attempts[attempt.id] = attempt
                 case .putNode(let node): c.nodes[node.id] = node
                 case .appendEvent(let event): c.events.append(event)
+                case .putToken(let token): c.tokens[token.id] = token
                 case .appendLog(let attempt, let offset, let data):
                     var log = c.logs[attempt] ?? []
                     // Chunks carry their offset; a resent chunk overwrites what it covers.
@@ -39,13 +41,15 @@ public final class InMemoryStore: Store {
 
     public func load() async throws -> StoredState {
         contents.withLock { c in
-            StoredState(
+            var state = StoredState(
                 jobs: c.jobs.values.sorted { $0.id < $1.id },
                 tasks: Array(c.tasks.values),
                 activeAttempts: c.attempts.values.filter { $0.state == .running }.sorted { $0.id < $1.id },
                 nodes: c.nodes.values.sorted { $0.id < $1.id },
                 jobCosts: c.attempts.values.reduce(into: [:]) { $0[$1.task.job, default: 0] += $1.costMicros ?? 0 },
                 lastAttemptID: c.attempts.keys.map(\.rawValue).max() ?? 0)
+            state.tokens = c.tokens.values.sorted { $0.id < $1.id }
+            return state
         }
     }
 

@@ -34,6 +34,8 @@ public struct StoredState: Sendable {
     public var nodes: [NodeRecord]
     /// Sum of the cost of each job's finished attempts, in micro-units.
     public var jobCosts: [JobID: Int64]
+    /// API tokens, revoked ones included.
+    public var tokens: [TokenRecord] = []
     public var lastAttemptID: Int64
 
     public init(jobs: [JobRecord] = [], tasks: [TaskRecord] = [], activeAttempts: [AttemptRecord] = [], nodes: [NodeRecord] = [],
@@ -48,6 +50,6 @@ public struct StoredState: Sendable {
 
     /// Rebuilds the in-memory cluster state.
     public func clusterState(now: Timestamp) -> ClusterState {
-        ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, lastAttemptID: lastAttemptID, now: now)
+        ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, tokens: tokens, lastAttemptID: lastAttemptID, now: now)
     }
 }

@@ -90,6 +90,20 @@ extension SQLiteStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("002-tokens") { db in
+            try db.execute(sql: """
+                -- API tokens; only the SHA-256 of each secret is kept.
+                CREATE TABLE tokens (
+                    id TEXT PRIMARY KEY,
+                    hash TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL,
+                    team TEXT,
+                    created_at INTEGER NOT NULL,
+                    created_by TEXT NOT NULL,
+                    revoked_at INTEGER
+                );
+                """)
+        }
         return migrator
     }
 }

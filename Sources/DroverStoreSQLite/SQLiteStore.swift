@@ -95,6 +95,10 @@ public final class SQLiteStore: Store {
             try db.cachedStatement(sql: """
                 INSERT INTO events (at, subject, job_id, from_state, to_state, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [e.at.milliseconds, e.subject, e.job?.rawValue, e.from, e.to, e.reason, e.actor])
+        case .putToken(let t):
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO tokens (id, hash, role, team, created_at, created_by, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [t.id, t.hash, t.role.rawValue, t.team, t.createdAt.milliseconds, t.createdBy, t.revokedAt?.milliseconds])
         case .appendLog(let attempt, let offset, let data):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO logs (attempt_id, offset, data) VALUES (?, ?, ?)")
                 .execute(arguments: [attempt.rawValue, offset, Data(data)])
@@ -136,7 +140,13 @@ public final class SQLiteStore: Store {
             for row in try Row.fetchAll(db, sql: "SELECT job_id, SUM(cost_micros) AS cost FROM attempts GROUP BY job_id") {
                 costs[JobID(row["job_id"])] = row["cost"] ?? 0
             }
-            return StoredState(jobs: jobs, tasks: tasks, activeAttempts: active, nodes: nodes, jobCosts: costs, lastAttemptID: lastAttempt)
+            var state = StoredState(jobs: jobs, tasks: tasks, activeAttempts: active, nodes: nodes, jobCosts: costs, lastAttemptID: lastAttempt)
+            state.tokens = try Row.fetchAll(db, sql: "SELECT * FROM tokens ORDER BY id").map { row in
+                TokenRecord(id: row["id"], hash: row["hash"], role: try Self.enumValue(row["role"]), team: row["team"],
+                            createdAt: Timestamp(milliseconds: row["created_at"]), createdBy: row["created_by"],
+                            revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init))
+            }
+            return state
         }
     }
 

@@ -145,8 +145,14 @@ public final class TestCluster: Sendable {
     /// stop their tasks and exit; the coordinator shuts down gracefully.
     public func stopNow() {
         let (coordinator, agents) = processes.withLock { ($0.coordinator, Array($0.agents.values)) }
-        for agent in agents { kill(agent.pid, SIGCONT); kill(agent.pid, SIGTERM) }
-        if let coordinator { kill(coordinator.pid, SIGCONT); kill(coordinator.pid, SIGTERM) }
+        let all = agents + (coordinator.map { [$0] } ?? [])
+        for process in all { kill(process.pid, SIGCONT); kill(process.pid, SIGTERM) }
+        // A SIGTERM that lands while a process is still installing its handlers can be lost,
+        // and nothing here waits: a detached reaper makes sure nothing outlives the test.
+        let pids = all.map { String($0.pid) }.joined(separator: " ")
+        _ = try? RunningProcess.spawn(ProcessLaunch(
+            argv: ["/bin/sh", "-c", "sleep 15; kill -KILL \(pids) 2>/dev/null; rm -rf '\(directory)'"],
+            environment: ["PATH": "/usr/bin:/bin"], workingDirectory: "/", outputPath: "/dev/null"))
     }
 
     /// Stops every process (SIGTERM, then SIGKILL) and removes the directory.

@@ -21,7 +21,7 @@ struct NodesCommand: AsyncParsableCommand {
 
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "node", abstract: "Cordon, drain or uncordon a node.",
-                                                    subcommands: [Cordon.self, Drain.self, Uncordon.self])
+                                                    subcommands: [Cordon.self, Drain.self, Uncordon.self, Revoke.self])
 
     struct Cordon: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop new leases to a node; running tasks go on.")
@@ -44,8 +44,59 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws { try await change(client, id, "uncordon") }
     }
 
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a node's agent token: it is down, its tasks are requeued, its agent stops.")
+        @OptionGroup var client: ClientOptions
+        @Argument var id: String
+        func run() async throws { try await change(client, id, "revoke") }
+    }
+
     static func change(_ client: ClientOptions, _ id: String, _ action: String) async throws {
         let node = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).node(id, action: action)
         print("node \(node.id) (\(node.name)) \(node.state)")
+    }
+}
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "token", abstract: "Create, list and revoke team tokens (admin).",
+                                                    subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a token for a team; prints the token alone (it is not shown again).")
+        @OptionGroup var client: ClientOptions
+        @Option var team: String
+        @Option(help: "submitter (submit, cancel, read) or reader (read only).") var role: String = "submitter"
+        @Option var output: OutputFormat = .table
+
+        func run() async throws {
+            let created = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).createToken(team: team, role: role)
+            if output == .json { return try Output.printJSON(created) }
+            print(created.token)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tokens (never their secrets).")
+        @OptionGroup var client: ClientOptions
+        @Option var output: OutputFormat = .table
+
+        func run() async throws {
+            let tokens = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).tokens()
+            if output == .json { return try Output.printJSON(tokens) }
+            print(Output.table(["ID", "ROLE", "TEAM", "CREATED", "BY", "REVOKED"], tokens.map {
+                [$0.id, $0.role, $0.team ?? "-", Output.time($0.createdAt), $0.createdBy, Output.time($0.revokedAt)]
+            }))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by its id; it stops working at once.")
+        @OptionGroup var client: ClientOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let token = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).revokeToken(id)
+            print("token \(token.id) revoked")
+        }
     }
 }

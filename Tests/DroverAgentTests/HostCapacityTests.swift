@@ -140,7 +140,9 @@ struct HostCapacityTests {
             try await HostCapacity.detectGPUs(executable: fake, timeout: .milliseconds(200))
         }
         #expect(error?.description.contains("did not finish") == true)
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // It sleeps far longer: finishing at all within this bound shows it was killed. Loose on purpose,
+        // since the suite shares 2 cores with process-heavy integration tests.
+        #expect(ContinuousClock.now - start < .seconds(30))
     }
 
     @Test("the machine has at least one core and some memory")

@@ -211,7 +211,8 @@ struct ProcessRunnerTests {
         #expect(exit.signal == SIGKILL)
         #expect(exit.exitCode == nil)
         #expect(elapsed >= .milliseconds(300))
-        #expect(elapsed < .seconds(2))
+        // The child sleeps 100 s; ending well before shows the SIGKILL escalation. Loose on purpose (shared CPU).
+        #expect(elapsed < .seconds(30))
     }
 
     @Test("cancelling the caller of terminate does not cancel the SIGKILL escalation")
