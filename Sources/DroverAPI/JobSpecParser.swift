@@ -11,7 +11,7 @@ import Yams
 /// kind: batch                   # training | batch
 /// tasks: 24                     # shards of a batch job
 /// command: ["python3", "score.py"]   # or one string, run by /bin/sh -c
-/// env: {HORIZON: "28"}
+/// env: {HORIZON: "28", HF_TOKEN: {value: "hf_…", secret: true}}   # secrets are never shown back
 /// resources: {cpu: 2, memory: 4GiB, gpu: 0}
 /// priority: 0
 /// constraints: ["zone=eu", "gpu.model!=T4"]
@@ -64,7 +64,8 @@ public enum JobSpecParser {
             throw SpecError(field: "tasks", "a training job runs one task; use kind: batch for \(taskCount) shards")
         }
         let command = try parseCommand(fields["command"])
-        let environment = try parseEnvironment(fields["env"])
+        var secretKeys = Set<String>()
+        let environment = try parseEnvironment(fields["env"], secretKeys: &secretKeys)
         let resources = try parseResources(fields["resources"])
         let priority = try optionalInt(fields["priority"], field: "priority", range: -1000...1000) ?? 0
         let constraints = try parseConstraints(fields["constraints"])
@@ -82,9 +83,11 @@ public enum JobSpecParser {
         }
         let maxFailedTasks = try optionalInt(fields["maxFailedTasks"], field: "maxFailedTasks", range: 0...JobSpec.maxTaskCount) ?? 0
         let circuitBreaker = try parseCircuitBreaker(fields["circuitBreaker"])
-        return JobSpec(name: name, team: team, kind: kind, taskCount: taskCount, command: command, environment: environment,
-                       resources: resources, priority: priority, constraints: constraints, retry: retry,
-                       timeoutMilliseconds: timeout, maxFailedTasks: maxFailedTasks, circuitBreaker: circuitBreaker)
+        var spec = JobSpec(name: name, team: team, kind: kind, taskCount: taskCount, command: command, environment: environment,
+                           resources: resources, priority: priority, constraints: constraints, retry: retry,
+                           timeoutMilliseconds: timeout, maxFailedTasks: maxFailedTasks, circuitBreaker: circuitBreaker)
+        spec.secretKeys = secretKeys.isEmpty ? nil : secretKeys
+        return spec
     }
 
     // MARK: - Fields
@@ -135,7 +138,7 @@ public enum JobSpecParser {
         return command
     }
 
-    static func parseEnvironment(_ value: JSONValue?) throws(SpecError) -> [String: String] {
+    static func parseEnvironment(_ value: JSONValue?, secretKeys: inout Set<String>) throws(SpecError) -> [String: String] {
         guard let value else { return [:] }
         guard case .object(let fields) = value else { throw SpecError(field: "env", "expected a mapping of NAME: value, got \(value.typeName)") }
         var environment: [String: String] = [:]
@@ -146,6 +149,20 @@ public enum JobSpecParser {
                 throw SpecError(field: field, "is not a valid variable name (letters, digits and '_', not starting with a digit)")
             }
             if key.hasPrefix("DROVER_") { throw SpecError(field: field, "DROVER_* variables are set by the agent and cannot be given") }
+            var item = item
+            if case .object(let secret) = item {
+                // `KEY: {value: "…", secret: true}` marks a secret.
+                if let unknown = secret.keys.filter({ !["value", "secret"].contains($0) }).sorted().first {
+                    throw SpecError(field: "\(field).\(unknown)", "unknown field; a variable is a value or {value, secret}")
+                }
+                guard let value = secret["value"] else { throw SpecError(field: "\(field).value", "is required") }
+                switch secret["secret"] {
+                case nil, .bool(false)?: break
+                case .bool(true)?: secretKeys.insert(key)
+                case let other?: throw SpecError(field: "\(field).secret", "expected true or false, got \(other.typeName)")
+                }
+                item = value
+            }
             switch item {
             case .string(let text): environment[key] = text
             case .number(let n): environment[key] = n == n.rounded() && abs(n) < 9e15 ? String(Int64(n)) : String(n)

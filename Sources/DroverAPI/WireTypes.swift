@@ -30,6 +30,8 @@ public struct JobView: Codable, Hashable, Sendable {
     public var priority: Int
     public var tasks: TaskCounts
     public var command: [String]
+    /// The job's environment; values of secret variables are replaced by `***`.
+    public var env: [String: String]?
     public var resources: ResourcesView
     public var submittedAt: String
     public var startedAt: String?
@@ -235,8 +237,11 @@ public struct LeaseView: Codable, Hashable, Sendable {
     public var resources: ResourcesView
     public var gpus: [Int]
     public var timeoutMs: Int64?
+    /// Names of variables in `env` whose values the agent masks in shipped output.
+    public var secretEnv: [String]?
     public init(attemptId: String, jobId: String, jobName: String, team: String, task: Int, taskCount: Int, attempt: Int, command: [String],
-                env: [String: String], resources: ResourcesView, gpus: [Int], timeoutMs: Int64?) {
+                env: [String: String], resources: ResourcesView, gpus: [Int], timeoutMs: Int64?, secretEnv: [String]? = nil) {
+        self.secretEnv = secretEnv
         self.attemptId = attemptId
         self.jobId = jobId
         self.jobName = jobName

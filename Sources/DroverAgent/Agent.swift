@@ -388,6 +388,25 @@ public final class Agent: Service {
         }
     }
 
+    /// Replaces every occurrence of a secret value by `*` of the same length, so offsets of
+    /// the shipped output stay those of the file. (A secret split across two chunks is not caught.)
+    static func mask(_ bytes: [UInt8], secrets: [String]) -> [UInt8] {
+        var output = bytes
+        for secret in secrets where secret.utf8.count >= 4 {
+            let needle = Array(secret.utf8)
+            var index = 0
+            while index + needle.count <= output.count {
+                if output[index] == needle[0] && Array(output[index..<index + needle.count]) == needle {
+                    output.replaceSubrange(index..<index + needle.count, with: repeatElement(UInt8(ascii: "*"), count: needle.count))
+                    index += needle.count
+                } else {
+                    index += 1
+                }
+            }
+        }
+        return output
+    }
+
     private enum AttemptEvent: Sendable {
         case exited(ProcessExit)
         case timedOut
@@ -413,7 +432,8 @@ public final class Agent: Service {
             do {
                 try handle.seek(toOffset: UInt64(position))
                 guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return position }
-                try await client.uploadLog(attempt: lease.attemptId, offset: position, data: Array(data))
+                let secrets = (lease.secretEnv ?? []).compactMap { lease.env[$0] }
+                try await client.uploadLog(attempt: lease.attemptId, offset: position, data: Self.mask(Array(data), secrets: secrets))
                 position += Int64(data.count)
             } catch let error as DroverClientError where error.status == 409 || error.status == 403 {
                 return Int64.max / 2

@@ -70,7 +70,7 @@ extension Cluster {
             let running = state.activeAttempts.values.filter { $0.task.job == record.id }
             if let latest = running.max(by: { $0.id < $1.id })?.progress { progress = decodeProgress(latest) }
         }
-        return JobView(
+        var view = JobView(
             id: record.id.description, name: spec.name, team: spec.team, kind: spec.kind.rawValue, state: record.state.rawValue,
             priority: spec.priority, tasks: counts, command: spec.command, resources: view(of: spec.resources),
             submittedAt: WireTime.format(milliseconds: record.submittedAt.milliseconds),
@@ -78,6 +78,9 @@ extension Cluster {
             endedAt: record.endedAt.map { WireTime.format(milliseconds: $0.milliseconds) }, submittedBy: record.submittedBy,
             reason: record.reason, pendingReason: job.queued > 0 && !record.state.isTerminal ? pendingReason(job, in: state) : nil,
             cost: money(job.costMicros), progress: progress)
+        let secrets = spec.secretKeys ?? []
+        view.env = spec.environment.reduce(into: [:]) { env, pair in env[pair.key] = secrets.contains(pair.key) ? "***" : pair.value }
+        return view
     }
 
     /// A plain-words reason why queued tasks of `job` are not running.

@@ -262,7 +262,7 @@ struct Routes {
             attemptId: lease.attempt.id.description, jobId: lease.attempt.task.job.description, jobName: spec.name, team: spec.team,
             task: lease.attempt.task.index, taskCount: spec.taskCount, attempt: lease.attempt.number, command: spec.command,
             env: spec.environment, resources: Cluster.view(of: spec.resources), gpus: lease.attempt.gpuIndices,
-            timeoutMs: spec.timeoutMilliseconds)
+            timeoutMs: spec.timeoutMilliseconds, secretEnv: spec.secretKeys.map { $0.sorted() })
     }
 
     @Sendable func heartbeat(_ request: Request, context: DroverRequestContext) async throws -> Response {

@@ -9,6 +9,9 @@ public struct JobSpec: Hashable, Sendable, Codable {
     /// argv of the task process; a shell string is stored as `["/bin/sh", "-c", text]`.
     public var command: [String]
     public var environment: [String: String]
+    /// Names of environment variables whose values are secrets: never shown by the API, the
+    /// CLI or events, and masked in the task's shipped output.
+    public var secretKeys: Set<String>?
     /// Resources of each task.
     public var resources: Resources
     public var priority: Int

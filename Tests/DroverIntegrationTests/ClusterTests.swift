@@ -188,6 +188,32 @@ struct ClusterTests {
         #expect(exit.exitCode == 0, "graceful shutdown on SIGTERM exits 0")
     }
 
+    @Test func secretEnvironmentValuesAreNeverShownBack() async throws {
+        let cluster = try await TestCluster.start(agents: 1)
+        defer { cluster.stopNow() }
+        let secret = "hf_" + UUID().uuidString
+        let spec = cluster.directory + "/secret.yaml"
+        try """
+            name: uses-a-secret
+            team: ml
+            command: echo "token is $HF_TOKEN and mode is $MODE"
+            env:
+              MODE: fast
+              HF_TOKEN: {value: "\(secret)", secret: true}
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let submit = try await cluster.drover(["submit", spec, "--wait"])
+        #expect(submit.status == 0, "\(submit.stdout)")
+        let id = try #require(submit.stdout.split(separator: "\n").first.map(String.init))
+        let show = try await cluster.drover(["job", "show", id, "--output", "json", "--events", "1000"])
+        #expect(show.stdout.contains("\"HF_TOKEN\" : \"***\""), "\(show.stdout)")
+        #expect(show.stdout.contains("\"MODE\" : \"fast\""))
+        let logs = try await cluster.drover(["logs", id])
+        #expect(logs.stdout.contains("mode is fast"))
+        for output in [show.stdout, logs.stdout, try await cluster.drover(["jobs", "--output", "json"]).stdout] {
+            #expect(!output.contains(secret), "the secret leaked: \(output)")
+        }
+    }
+
     private func post(_ url: String, body: String, token: String?) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
