@@ -76,10 +76,11 @@ public final class Agent: Service {
         var delay = Duration.milliseconds(200)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let client = DroverClient(baseURL: configuration.coordinatorURL, token: configuration.joinToken)
+                let client = try DroverClient(baseURL: configuration.coordinatorURL, token: configuration.joinToken, caCertificate: configuration.caCertificate)
                 let response = try await client.register(request)
+                let authenticated = try DroverClient(baseURL: configuration.coordinatorURL, token: response.token, caCertificate: configuration.caCertificate)
                 state.withLock {
-                    $0.client = DroverClient(baseURL: configuration.coordinatorURL, token: response.token)
+                    $0.client = authenticated
                     $0.heartbeatInterval = .milliseconds(response.heartbeatIntervalMs)
                     $0.disconnectGrace = configuration.disconnectGrace ?? .milliseconds(response.leaseTtlMs)
                     $0.lastContact = .now

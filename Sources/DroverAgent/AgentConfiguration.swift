@@ -4,6 +4,8 @@ import Foundation
 /// Everything an agent needs to start; unset capacity values are detected from the host.
 public struct AgentConfiguration: Sendable {
     public var coordinatorURL: String = "http://127.0.0.1:7070"
+    /// PEM CA certificate to trust for an HTTPS coordinator.
+    public var caCertificate: String?
     public var joinToken: String = ""
     /// Node name; defaults to the host name.
     public var name: String?

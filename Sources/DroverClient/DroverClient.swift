@@ -3,6 +3,8 @@ import DroverAPI
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import Synchronization
 
 /// A typed client of the coordinator's /v1 API, used by the CLI and the agent.
 public struct DroverClient: Sendable {
@@ -11,6 +13,13 @@ public struct DroverClient: Sendable {
     /// Bearer token sent with every request.
     public var token: String?
     private let http: HTTPClient
+
+    /// A client that fails fast when the coordinator cannot be reached (callers retry with
+    /// their own backoff), trusting `caCertificate` (a PEM file) besides the system's roots
+    /// when given, for a coordinator whose certificate a private CA signed.
+    public init(baseURL: String, token: String?, caCertificate: String?) throws {
+        self.init(baseURL: baseURL, token: token, httpClient: try Self.httpClient(trusting: caCertificate))
+    }
 
     public init(baseURL: String, token: String?, httpClient: HTTPClient = .shared) {
         var base = baseURL
@@ -173,6 +182,31 @@ public struct DroverClient: Sendable {
         }
         let text = String(decoding: body.prefix(500), as: UTF8.self)
         throw DroverClientError.problem(ProblemDetails(title: head.status.reasonPhrase, status: Int(head.status.code), detail: text.isEmpty ? head.status.reasonPhrase : text))
+    }
+
+    /// One HTTP client per CA file, kept for the life of the process (AsyncHTTPClient wants
+    /// clients shut down before they are released; these never are).
+    private static let clients = Mutex<[String: HTTPClient]>([:])
+
+    static func httpClient(trusting caCertificate: String?) throws -> HTTPClient {
+        try clients.withLock { clients in
+            if let client = clients[caCertificate ?? ""] { return client }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let caCertificate {
+                do {
+                    tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caCertificate))]
+                } catch {
+                    throw DroverClientError.unreachable(url: caCertificate, detail: "cannot read the CA certificate: \(error)")
+                }
+            }
+            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+            // A refused connection or an untrusted certificate is reported at once instead of
+            // being retried until the request's deadline.
+            configuration.connectionPool.retryConnectionEstablishment = false
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            clients[caCertificate ?? ""] = client
+            return client
+        }
     }
 
     static func escape(_ text: String) -> String {

@@ -3,7 +3,10 @@ import DroverStore
 import DroverStoreSQLite
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import NIOCore
 import ServiceLifecycle
 
@@ -64,8 +67,24 @@ public func buildCoordinator(
     let router = Router(context: DroverRequestContext.self)
     router.add(middleware: ProblemMiddleware<DroverRequestContext>(logger: logger))
     Routes(cluster: cluster, configuration: configuration).register(on: router)
+    let server: HTTPServerBuilder
+    switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
+    case (nil, nil):
+        server = .http1()
+    case (let certificate?, let key?):
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
+        } catch {
+            throw ConfigurationError("cannot load the TLS certificate \(certificate) or key \(key): \(error)")
+        }
+    default:
+        throw ConfigurationError("TLS needs both --tls-cert and --tls-key")
+    }
     let application = Application(
         router: router,
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "drover"),
         services: [journal, LeaseReaper(cluster: cluster, logger: logger)],
         onServerRunning: { channel in

@@ -26,6 +26,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var maxLeasesPerPoll: Int = 256
     /// SQLite `synchronous=FULL` (power-loss safe) rather than `NORMAL` (crash safe).
     public var fullSync: Bool = true
+    /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
 
     public init() {}
 }

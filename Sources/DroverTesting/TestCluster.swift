@@ -12,6 +12,8 @@ public final class TestCluster: Sendable {
     public let joinToken = "test-join-" + UUID().uuidString
     public let heartbeat: String
     public let leaseTTL: String
+    /// PEM of the self-signed certificate the coordinator serves HTTPS with, if TLS is on.
+    public let caCertificate: String?
     private let processes = Mutex<(coordinator: RunningProcess?, port: Int, agents: [String: RunningProcess])>((nil, 0, [:]))
 
     /// The `drover` binary: `DROVER_BINARY`, or the one beside the running test bundle.
@@ -26,17 +28,31 @@ public final class TestCluster: Sendable {
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/.build/debug/drover"
     }()
 
-    public init(heartbeat: String = "300ms", leaseTTL: String = "3s") throws {
+    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false) throws {
         directory = NSTemporaryDirectory() + "drover-test-\(UUID().uuidString.prefix(8))"
         self.heartbeat = heartbeat
         self.leaseTTL = leaseTTL
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        caCertificate = tls ? directory + "/cert.pem" : nil
+        if tls {
+            // A self-signed certificate for 127.0.0.1, made with the openssl CLI.
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            openssl.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/key.pem",
+                                 "-out", directory + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
+                                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+            openssl.standardOutput = FileHandle.nullDevice
+            openssl.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try openssl.run()
+            openssl.waitUntilExit()
+            guard openssl.terminationStatus == 0 else { throw TestClusterError("openssl could not make a test certificate (is openssl installed?)") }
+        }
     }
 
     /// Starts a coordinator and `agents` agents; returns when the agents have registered.
     public static func start(agents: Int = 2, cpu: Double = 4, heartbeat: String = "300ms", leaseTTL: String = "3s",
-                             agentArguments: [String] = []) async throws -> TestCluster {
-        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL)
+                             agentArguments: [String] = [], tls: Bool = false) async throws -> TestCluster {
+        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls)
         try await cluster.startCoordinator()
         for index in 1...max(1, agents) where agents > 0 {
             try cluster.startAgent(name: "agent-\(index)", arguments: ["--cpu", String(cpu), "--memory", "8GiB", "--gpu", "0"] + agentArguments)
@@ -47,8 +63,8 @@ public final class TestCluster: Sendable {
         return cluster
     }
 
-    public var url: String { "http://127.0.0.1:\(processes.withLock { $0.port })" }
-    public var client: DroverClient { DroverClient(baseURL: url, token: adminToken) }
+    public var url: String { "\(caCertificate == nil ? "http" : "https")://127.0.0.1:\(processes.withLock { $0.port })" }
+    public var client: DroverClient { try! DroverClient(baseURL: url, token: adminToken, caCertificate: caCertificate) }
     public var coordinatorPID: Int32? { processes.withLock { $0.coordinator?.pid } }
     public func agentPID(_ name: String) -> Int32? { processes.withLock { $0.agents[name]?.pid } }
 
@@ -58,13 +74,14 @@ public final class TestCluster: Sendable {
         let log = directory + "/coordinator.log"
         let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         let process = try spawn(["coordinator", "--listen", "127.0.0.1:\(port)", "--data", directory + "/data", "--admin-token", adminToken,
-                                 "--join-token", joinToken, "--heartbeat-interval", heartbeat, "--lease-ttl", leaseTTL], log: log)
+                                 "--join-token", joinToken, "--heartbeat-interval", heartbeat, "--lease-ttl", leaseTTL]
+                                + (caCertificate.map { ["--tls-cert", $0, "--tls-key", directory + "/key.pem"] } ?? []), log: log)
         processes.withLock { $0.coordinator = process }
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             let fresh = text.utf8.count > offset ? String(text.utf8.dropFirst(offset))! : ""
-            if let range = fresh.range(of: "listening on http://127.0.0.1:") {
+            if let range = fresh.range(of: "listening on \(caCertificate == nil ? "http" : "https")://127.0.0.1:") {
                 let digits = fresh[range.upperBound...].prefix { $0.isNumber }
                 processes.withLock { $0.port = Int(digits)! }
                 return
@@ -77,7 +94,7 @@ public final class TestCluster: Sendable {
     /// Starts an agent process named `name`.
     public func startAgent(name: String, arguments: [String] = []) throws {
         let process = try spawn(["agent", "--coordinator", url, "--join-token", joinToken, "--name", name, "--work-dir", directory + "/\(name)",
-                                 "--kill-grace", "1s"] + arguments, log: directory + "/\(name).log")
+                                 "--kill-grace", "1s"] + (caCertificate.map { ["--ca-cert", $0] } ?? []) + arguments, log: directory + "/\(name).log")
         processes.withLock { $0.agents[name] = process }
     }
 
@@ -103,6 +120,7 @@ public final class TestCluster: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["DROVER_COORDINATOR"] = url
         environment["DROVER_TOKEN"] = token ?? adminToken
+        if let caCertificate { environment["DROVER_CA_CERT"] = caCertificate }
         let process = try RunningProcess.spawn(ProcessLaunch(argv: [Self.binary] + arguments, environment: environment, workingDirectory: directory,
                                                              outputPath: out))
         _ = err

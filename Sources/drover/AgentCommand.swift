@@ -11,6 +11,8 @@ struct AgentCommand: AsyncParsableCommand {
 
     @Option(help: "Coordinator URL (env DROVER_COORDINATOR).")
     var coordinator: String = ProcessInfo.processInfo.environment["DROVER_COORDINATOR"] ?? "http://127.0.0.1:7070"
+    @Option(name: .customLong("ca-cert"), help: "PEM CA certificate to trust for an HTTPS coordinator (env DROVER_CA_CERT).")
+    var caCert: String?
     @Option(help: "Join token (env DROVER_JOIN_TOKEN).")
     var joinToken: String?
     @Option(help: "Node name (default: the host name).")
@@ -52,6 +54,7 @@ struct AgentCommand: AsyncParsableCommand {
     func resolve() throws -> AgentConfiguration {
         var configuration = AgentConfiguration()
         configuration.coordinatorURL = coordinator
+        configuration.caCertificate = caCert ?? ProcessInfo.processInfo.environment["DROVER_CA_CERT"]
         guard let token = joinToken ?? ProcessInfo.processInfo.environment["DROVER_JOIN_TOKEN"], !token.isEmpty else {
             throw CLIError("a join token is required: pass --join-token or set DROVER_JOIN_TOKEN")
         }

@@ -24,13 +24,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var heartbeatInterval: String?
     @Option(help: "Silence after which a node is down and its attempts lost, e.g. 20s.")
     var leaseTtl: String?
+    @Option(help: "PEM certificate chain: serve HTTPS (with --tls-key).")
+    var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
         let configuration = try resolve()
         let coordinator = try await buildCoordinator(configuration: configuration, logger: logger) { host, port in
             // Tests and scripts read this line to find a port chosen with :0.
-            print("drover coordinator listening on http://\(host):\(port)")
+            print("drover coordinator listening on \(configuration.tlsCertificatePath == nil ? "http" : "https")://\(host):\(port)")
             flushStandardOutput()
         }
         let group = ServiceGroup(configuration: .init(services: coordinator.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -45,7 +49,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let config {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw CLIError("cannot read the configuration file \(config)") }
             guard case .object(let fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(config): expected a mapping") }
-            let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes"]
+            let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes", "tlsCert", "tlsKey"]
             if let unknown = fields.keys.first(where: { !known.contains($0) }) {
                 throw CLIError("\(config): unknown field '\(unknown)'; known fields are \(known.sorted().joined(separator: ", "))")
             }
@@ -78,6 +82,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.leaseTTL = .milliseconds(ms)
         }
         if case .number(let n)? = file["maxBodyBytes"] { configuration.maxBodyBytes = Int(n) }
+        configuration.tlsCertificatePath = try tlsCert ?? fileString("tlsCert")
+        configuration.tlsKeyPath = try tlsKey ?? fileString("tlsKey")
         guard configuration.leaseTTL > configuration.heartbeatInterval * 2 else {
             throw CLIError("the lease TTL must be more than twice the heartbeat interval, so one lost heartbeat does not kill a node")
         }

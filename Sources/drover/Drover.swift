@@ -1,4 +1,5 @@
 import ArgumentParser
+import DroverClient
 import Foundation
 import Logging
 
@@ -21,7 +22,15 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "Bearer token (env DROVER_TOKEN).")
     var token: String?
 
+    @Option(name: .customLong("ca-cert"), help: "PEM CA certificate to trust for an HTTPS coordinator (env DROVER_CA_CERT).")
+    var caCert: String?
+
     var resolvedToken: String? { token ?? ProcessInfo.processInfo.environment["DROVER_TOKEN"] }
+
+    /// The API client these options describe.
+    func api() throws -> DroverClient {
+        try DroverClient(baseURL: coordinator, token: resolvedToken, caCertificate: caCert ?? ProcessInfo.processInfo.environment["DROVER_CA_CERT"])
+    }
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

@@ -31,7 +31,7 @@ struct SubmitCommand: AsyncParsableCommand {
     func run() async throws {
         let spec = try buildSpec()
         _ = try JobSpecParser.parse(spec) // the same validation the coordinator does, before any network trip
-        let api = DroverClient(baseURL: client.coordinator, token: client.resolvedToken)
+        let api = try client.api()
         let job = try await api.submit(spec)
         if output == .json && !wait { try Output.printJSON(job) } else { print(job.id) }
         flushStandardOutput()
@@ -91,7 +91,7 @@ struct JobsCommand: AsyncParsableCommand {
     @Option var output: OutputFormat = .table
 
     func run() async throws {
-        let jobs = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).jobs(team: team, state: state, limit: limit)
+        let jobs = try await client.api().jobs(team: team, state: state, limit: limit)
         if output == .json { return try Output.printJSON(jobs) }
         print(Output.table(["ID", "NAME", "TEAM", "KIND", "STATE", "TASKS", "DONE", "RUN", "FAIL", "COST", "SUBMITTED"], jobs.map { job in
             [job.id, job.name, job.team, job.kind, job.state, String(job.tasks.total), String(job.tasks.succeeded), String(job.tasks.running),
@@ -111,7 +111,7 @@ struct JobCommand: AsyncParsableCommand {
         @Option var output: OutputFormat = .table
 
         func run() async throws {
-            let job = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).job(id, events: events)
+            let job = try await client.api().job(id, events: events)
             if output == .json { return try Output.printJSON(job) }
             print("Job \(job.id)  \(job.name)  team \(job.team)  \(job.kind)")
             print("State:     \(job.state)\(job.reason.map { " (\($0))" } ?? "")")
@@ -150,7 +150,7 @@ struct JobCommand: AsyncParsableCommand {
         @Option var output: OutputFormat = .table
 
         func run() async throws {
-            let job = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).cancel(id)
+            let job = try await client.api().cancel(id)
             if output == .json { return try Output.printJSON(job) }
             print("job \(job.id) \(job.state)")
         }
@@ -164,7 +164,7 @@ struct WaitCommand: AsyncParsableCommand {
     @Option var output: OutputFormat = .table
 
     func run() async throws {
-        let final = try await JobWatcher(client: DroverClient(baseURL: client.coordinator, token: client.resolvedToken)).follow(id, json: output == .json)
+        let final = try await JobWatcher(client: client.api()).follow(id, json: output == .json)
         if output == .json { try Output.printJSON(final) }
         if final.state != "succeeded" { throw ExitCode(1) }
     }
@@ -179,7 +179,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Flag(help: "Keep printing output as it arrives until the task ends.") var follow = false
 
     func run() async throws {
-        let api = DroverClient(baseURL: client.coordinator, token: client.resolvedToken)
+        let api = try client.api()
         var offset: Int64 = 0
         var current: Int?
         while true {

@@ -10,7 +10,7 @@ struct NodesCommand: AsyncParsableCommand {
     @Option var output: OutputFormat = .table
 
     func run() async throws {
-        let nodes = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).nodes()
+        let nodes = try await client.api().nodes()
         if output == .json { return try Output.printJSON(nodes) }
         print(Output.table(["ID", "NAME", "STATE", "CAPACITY", "FREE", "TASKS", "LAST HEARTBEAT", "LABELS"], nodes.map { n in
             [n.id, n.name, n.state, Output.resources(n.capacity), Output.resources(n.free), String(n.runningTasks), Output.time(n.lastHeartbeat),
@@ -52,7 +52,7 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     static func change(_ client: ClientOptions, _ id: String, _ action: String) async throws {
-        let node = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).node(id, action: action)
+        let node = try await client.api().node(id, action: action)
         print("node \(node.id) (\(node.name)) \(node.state)")
     }
 }
@@ -69,7 +69,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Option var output: OutputFormat = .table
 
         func run() async throws {
-            let created = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).createToken(team: team, role: role)
+            let created = try await client.api().createToken(team: team, role: role)
             if output == .json { return try Output.printJSON(created) }
             print(created.token)
         }
@@ -81,7 +81,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Option var output: OutputFormat = .table
 
         func run() async throws {
-            let tokens = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).tokens()
+            let tokens = try await client.api().tokens()
             if output == .json { return try Output.printJSON(tokens) }
             print(Output.table(["ID", "ROLE", "TEAM", "CREATED", "BY", "REVOKED"], tokens.map {
                 [$0.id, $0.role, $0.team ?? "-", Output.time($0.createdAt), $0.createdBy, Output.time($0.revokedAt)]
@@ -95,7 +95,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let token = try await DroverClient(baseURL: client.coordinator, token: client.resolvedToken).revokeToken(id)
+            let token = try await client.api().revokeToken(id)
             print("token \(token.id) revoked")
         }
     }

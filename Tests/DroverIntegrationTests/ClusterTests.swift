@@ -214,6 +214,23 @@ struct ClusterTests {
         }
     }
 
+    @Test func wholePathOverTLS() async throws {
+        // Given a coordinator serving HTTPS with a certificate made for this test,
+        let cluster = try await TestCluster.start(agents: 1, tls: true)
+        defer { cluster.stopNow() }
+        #expect(cluster.url.hasPrefix("https://"))
+        // when the CLI (trusting that certificate) submits and waits, the agent runs the task and reports over TLS.
+        let submit = try await cluster.drover(["submit", "--name", "tls", "--team", "ml", "--wait", "--", "echo", "over tls"])
+        #expect(submit.status == 0, "\(submit.stdout)\n\(cluster.diagnostics())")
+        let id = try #require(submit.stdout.split(separator: "\n").first.map(String.init))
+        let logs = try await cluster.client.logs(job: id, task: 0)
+        #expect(String(decoding: logs.data, as: UTF8.self) == "over tls\n")
+        // A client that does not trust the certificate is refused.
+        await #expect(throws: DroverClientError.self) {
+            _ = try await DroverClient(baseURL: cluster.url, token: cluster.adminToken, caCertificate: nil).jobs()
+        }
+    }
+
     private func post(_ url: String, body: String, token: String?) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
