@@ -85,6 +85,8 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI"], swiftSettings: swift6),
         .testTarget(
+            name: "DroverCoordinatorTests", dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting"], swiftSettings: swift6),
+        .testTarget(
             name: "DroverAgentTests", dependencies: ["DroverAgent"], swiftSettings: swift6),
         .testTarget(
             name: "DroverIntegrationTests",

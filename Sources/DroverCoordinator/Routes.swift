@@ -57,6 +57,7 @@ struct Routes {
     let cluster: Cluster
     let configuration: CoordinatorConfiguration
 
+    /// Adds every route; `OpenAPIDocument` must list exactly these (a test checks it).
     func register(on router: Router<DroverRequestContext>) {
         router.get("/healthz") { _, _ in try json(["status": "ok"]) }
         let v1 = router.group("v1").add(middleware: AuthMiddleware(cluster: cluster, adminToken: configuration.adminToken, joinToken: configuration.joinToken))
@@ -66,7 +67,14 @@ struct Routes {
         v1.post("jobs/:id/cancel", use: cancelJob)
         v1.get("jobs/:id/logs", use: readLogs)
         v1.get("nodes", use: listNodes)
-        v1.post("nodes/:id/:action", use: changeNode)
+        for action in ["cordon", "drain", "uncordon", "revoke"] {
+            v1.post("nodes/:id/\(action)") { request, context in try await changeNode(action, request: request, context: context) }
+        }
+        v1.get("openapi.json") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         v1.post("tokens", use: createToken)
         v1.get("tokens", use: listTokens)
         v1.post("tokens/:id/revoke", use: revokeToken)
@@ -171,11 +179,11 @@ struct Routes {
         return try json(cluster.nodeViews())
     }
 
-    @Sendable func changeNode(_ request: Request, context: DroverRequestContext) async throws -> Response {
+    @Sendable func changeNode(_ action: String, request: Request, context: DroverRequestContext) async throws -> Response {
         try requireAdmin(context)
         let node = try cluster.resolveNode(try context.parameters.require("id"))
         let target: NodeState
-        switch try context.parameters.require("action") {
+        switch action {
         case "cordon": target = .cordoned
         case "drain": target = .draining
         case "uncordon": target = .ready
