@@ -78,6 +78,10 @@ struct AuthTests {
             }
         }
         #expect(try await send(cluster.url + "/healthz", method: "GET", body: nil, token: nil) == 200, "/healthz is open")
+        // Revoking a node's token locks its agent out.
+        #expect(try await send(cluster.url + "/v1/nodes/a/revoke", method: "POST", body: nil, token: cluster.adminToken) == 200)
+        #expect(try await send(cluster.url + "/v1/agents/poll", method: "POST", body: #"{"maxLeases":0,"waitMs":0}"#, token: a.token) == 401)
+        #expect(try await admin.nodes().first { $0.name == "a" }?.state == "down")
         // The reader never saw team vision's job in its list.
         let listed = try await DroverClient(baseURL: cluster.url, token: reader).jobs()
         #expect(!listed.isEmpty && listed.allSatisfy { $0.team == "ml" })
@@ -108,6 +112,46 @@ struct AuthTests {
         let database = try Data(contentsOf: URL(fileURLWithPath: data + "/drover.sqlite"))
             + ((try? Data(contentsOf: URL(fileURLWithPath: data + "/drover.sqlite-wal"))) ?? Data())
         #expect(database.range(of: Data(admin.utf8)) == nil)
+    }
+
+    @Test func hostileInputIsRefusedNamingTheFieldAndStoresNothing() async throws {
+        let cluster = try await TestCluster.start(agents: 1)
+        defer { cluster.stopNow() }
+        let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+        let cases: [(body: [UInt8], field: String?)] = [
+            (Array(#"{"name":"x","team":"ml","command":"true","env":{"A":\#(deep)}}"#.utf8), nil),
+            (Array(#"{"name":"x","team":"ml","command":"true","tasks":1e300}"#.utf8), "tasks"),
+            (Array(#"{"name":"x","team":"ml","command":"true","tasks":-5}"#.utf8), "tasks"),
+            (Array(#"{"name":"x","team":"ml","command":"true","priority":99999999999999999999}"#.utf8), "priority"),
+            (Array(#"{"name":"../../etc/passwd","team":"ml","command":"true"}"#.utf8), "name"),
+            (Array(#"{"name":"x","team":"a/b","command":"true"}"#.utf8), "team"),
+            (Array(#"{"name":"x","team":"ml","command":"true","kind":"quantum"}"#.utf8), "kind"),
+            (Array(#"{"name":"x","team":"ml","command":"true","resources":{"memory":"-1GiB"}}"#.utf8), "resources.memory"),
+            (Array(#"{"name":"x","team":"ml","command":["true"],"env":{"BAD-NAME":"1"}}"#.utf8), "env.BAD-NAME"),
+            (Array(#"{"name":"x","team":"ml","command":"true","timeout":"forever"}"#.utf8), "timeout"),
+            (Array(#"{"name":"x","team":"ml","command":"tr"#.utf8) + [0xFF, 0xFE] + Array(#"ue"}"#.utf8), nil),
+        ]
+        for (body, field) in cases {
+            var request = HTTPClientRequest(url: cluster.url + "/v1/jobs")
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "Authorization", value: "Bearer \(cluster.adminToken)")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let data = try await response.body.collect(upTo: 1 << 20)
+            let problem = (try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any] ?? [:]
+            let shown = String(decoding: body.prefix(80), as: UTF8.self)
+            #expect(response.status.code == 400, "\(shown) → \(response.status.code)")
+            #expect(response.headers.first(name: "Content-Type") == "application/problem+json", "\(shown)")
+            if let field { #expect(problem["field"] as? String == field, "\(shown) → \(problem)") }
+            #expect(problem["detail"] as? String != nil)
+        }
+        // Unknown enum values and path traversal in query and path parameters.
+        #expect(try await send(cluster.url + "/v1/jobs?state=exploded", method: "GET", body: nil, token: cluster.adminToken) == 400)
+        #expect(try await send(cluster.url + "/v1/jobs/..%2F..%2Fetc", method: "GET", body: nil, token: cluster.adminToken) == 400)
+        #expect(try await cluster.client.jobs().isEmpty, "nothing was stored")
+        let job = try await cluster.client.submit(.object(["name": .string("ok"), "team": .string("ml"), "command": .string("true")]))
+        #expect(try await send(cluster.url + "/v1/jobs/\(job.id)/logs?task=-1", method: "GET", body: nil, token: cluster.adminToken) == 400)
+        #expect(try await send(cluster.url + "/v1/jobs/\(job.id)/logs?task=abc", method: "GET", body: nil, token: cluster.adminToken) == 400)
     }
 
     private func send(_ url: String, method: String, body: String?, token: String?) async throws -> Int {
