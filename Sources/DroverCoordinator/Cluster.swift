@@ -207,14 +207,19 @@ public final class Cluster: Sendable {
 
     /// Appends output of an active attempt held by `node`; refuses stale or foreign writes.
     func appendLog(attempt id: AttemptID, offset: Int64, data: [UInt8], from node: NodeID) async throws {
-        let ticket = try state.withLock { state throws(APIError) in
+        let now = clock.now()
+        let (ticket, refusal) = state.withLock { state -> (UInt64, APIError?) in
             guard let attempt = state.activeAttempts[id] else {
-                throw APIError.conflict("attempt \(id) holds no lease; its output is no longer accepted")
+                // A stale write: refused, and recorded like a stale report.
+                let event = Event(subject: "attempt/\(id)", job: nil, at: now, from: nil, to: "refused",
+                                  reason: "refused output written without a current lease", actor: "node/\(node)")
+                return (journal.append([.appendEvent(event)]), APIError.conflict("attempt \(id) holds no lease; its output is no longer accepted"))
             }
-            guard attempt.node == node else { throw APIError.forbidden("attempt \(id) is not leased to this agent") }
-            return journal.append([.appendLog(attempt: id, offset: offset, data: data)])
+            guard attempt.node == node else { return (0, APIError.forbidden("attempt \(id) is not leased to this agent")) }
+            return (journal.append([.appendLog(attempt: id, offset: offset, data: data)]), nil)
         }
         try await journal.waitDurable(ticket)
+        if let refusal { throw refusal }
     }
 
     /// Answers every held poll now and every later one at once, so shutdown does not wait for them.
