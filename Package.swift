@@ -78,12 +78,12 @@ let package = Package(
             name: "DroverTesting",
             dependencies: ["DroverCore", "DroverAPI", "DroverClient", "DroverStore", "DroverAgent"],
             swiftSettings: swift6),
-        .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore"], swiftSettings: swift6),
+        .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
             name: "DroverStoreTests",
             dependencies: ["DroverStore", "DroverStoreSQLite", "DroverTesting"],
             swiftSettings: swift6),
-        .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI"], swiftSettings: swift6),
+        .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
             name: "DroverCoordinatorTests", dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting"], swiftSettings: swift6),
         .testTarget(

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverTesting
 import Testing
 
 /// Random walks through the state machine. After every step the books must balance:

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverTesting
 import Testing
 
 @Suite struct BackoffTests {
