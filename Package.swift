@@ -73,6 +73,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
+        // Benchmark driver: simulated agents that lease and report at once (scripts/bench scheduler).
+        .executableTarget(
+            name: "drover-bench",
+            dependencies: [
+                "DroverAPI", "DroverClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swift6),
         // Test support: a harness that starts real coordinator and agent processes.
         .target(
             name: "DroverTesting",

@@ -203,6 +203,8 @@ public struct DroverClient: Sendable {
             // A refused connection or an untrusted certificate is reported at once instead of
             // being retried until the request's deadline.
             configuration.connectionPool.retryConnectionEstablishment = false
+            // An agent holds a long poll, heartbeats, reports and uploads output at once.
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             clients[caCertificate ?? ""] = client
             return client

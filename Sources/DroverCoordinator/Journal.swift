@@ -24,8 +24,6 @@ public final class Journal: Service {
     private let logger: Logger
     private let kick: AsyncStream<Void>.Continuation
     private let kicks: AsyncStream<Void>
-    /// Batches written and mutations in them, for `/metrics`-style introspection and benchmarks.
-    public let statistics = Mutex((batches: 0, mutations: 0))
 
     public init(store: any Store, logger: Logger) {
         self.store = store
@@ -92,10 +90,6 @@ public final class Journal: Service {
                 }
                 for waiter in waiters { waiter.continuation.resume(throwing: error) }
                 fatalError("store write failed: \(error)")
-            }
-            statistics.withLock {
-                $0.batches += 1
-                $0.mutations += batch.count
             }
             let ready = state.withLock { state in
                 state.durableSequence = sequence
