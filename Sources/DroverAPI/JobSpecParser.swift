@@ -90,6 +90,25 @@ public enum JobSpecParser {
         return spec
     }
 
+    /// Parses a quota (`PUT /v1/quotas/{team}`): `{cpu, memory, gpu, running, weight}`, each
+    /// optional (absent: unlimited); refuses unknown fields by name.
+    public static func parseQuota(_ value: JSONValue) throws(SpecError) -> Quota {
+        guard case .object(let fields) = value else { throw SpecError(field: "(top level)", "expected a mapping with cpu, memory, gpu, running, weight") }
+        if let unknown = fields.keys.filter({ !["cpu", "memory", "gpu", "running", "weight"].contains($0) }).sorted().first {
+            throw SpecError(field: unknown, "unknown field; known fields are cpu, memory, gpu, running, weight")
+        }
+        var quota = Quota()
+        if let cpu = fields["cpu"], cpu != .null { quota.millicores = try parseCPU(cpu, field: "cpu") }
+        if let memory = fields["memory"], memory != .null { quota.memoryBytes = try parseSize(memory, field: "memory") }
+        if let gpu = fields["gpu"], gpu != .null { quota.gpus = try int(gpu, field: "gpu", range: 0...1_000_000) }
+        if let running = fields["running"], running != .null { quota.runningTasks = try int(running, field: "running", range: 0...100_000_000) }
+        if let weight = fields["weight"] {
+            guard case .number(let w) = weight, w > 0, w <= 1000 else { throw SpecError(field: "weight", "must be a number more than 0, at most 1000") }
+            quota.weight = w
+        }
+        return quota
+    }
+
     // MARK: - Fields
 
     static func identifier(_ value: JSONValue?, field: String, maxLength: Int) throws(SpecError) -> String {

@@ -326,6 +326,41 @@ public struct ReportResultView: Codable, Hashable, Sendable {
     }
 }
 
+// MARK: - Quotas
+
+/// A team's limits; absent means unlimited.
+public struct QuotaLimits: Codable, Hashable, Sendable {
+    public var cpu: Double?
+    public var memory: Int64?
+    public var gpu: Int?
+    public var running: Int?
+    public init(cpu: Double?, memory: Int64?, gpu: Int?, running: Int?) { (self.cpu, self.memory, self.gpu, self.running) = (cpu, memory, gpu, running) }
+}
+
+/// What a team holds or waits for.
+public struct QuotaAmounts: Codable, Hashable, Sendable {
+    public var cpu: Double
+    public var memory: Int64
+    public var gpu: Int
+    /// Tasks (running, for `inUse`; queued, for `queued`).
+    public var tasks: Int
+    public init(cpu: Double, memory: Int64, gpu: Int, tasks: Int) { (self.cpu, self.memory, self.gpu, self.tasks) = (cpu, memory, gpu, tasks) }
+}
+
+/// `GET /v1/quotas`: limit, in use and queued demand of a team.
+public struct QuotaView: Codable, Hashable, Sendable {
+    public var team: String
+    public var limit: QuotaLimits
+    public var weight: Double
+    /// Whether the limit is the team's own or the cluster default.
+    public var isDefault: Bool
+    public var inUse: QuotaAmounts
+    public var queued: QuotaAmounts
+    public init(team: String, limit: QuotaLimits, weight: Double, isDefault: Bool, inUse: QuotaAmounts, queued: QuotaAmounts) {
+        (self.team, self.limit, self.weight, self.isDefault, self.inUse, self.queued) = (team, limit, weight, isDefault, inUse, queued)
+    }
+}
+
 // MARK: - Tokens
 
 /// `POST /v1/tokens`.

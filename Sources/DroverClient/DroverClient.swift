@@ -82,6 +82,17 @@ public struct DroverClient: Sendable {
         try await send(.POST, "/v1/nodes/\(Self.escape(id))/\(action)", body: Optional<JSONValue>.none)
     }
 
+    // MARK: - Quotas
+
+    /// Sets a team's quota (admin): fields cpu, memory, gpu, running, weight; absent is unlimited.
+    public func setQuota(team: String, _ quota: JSONValue) async throws -> QuotaView {
+        try await send(.PUT, "/v1/quotas/\(Self.escape(team))", body: quota)
+    }
+
+    public func quotas() async throws -> [QuotaView] {
+        try await send(.GET, "/v1/quotas")
+    }
+
     // MARK: - Tokens
 
     /// Creates a team token (admin only); the answer holds the secret, shown only this once.

@@ -58,6 +58,7 @@ public func buildCoordinator(
     }
     let loaded = try await store.load()
     var state = loaded.clusterState(now: clock.now())
+    state.defaultQuota = configuration.defaultQuota
     try await generateMissingTokens(configuration: configuration, state: &state, store: store, clock: clock, logger: logger)
     logger.info("state loaded", metadata: [
         "jobs": "\(loaded.jobs.count)", "nodes": "\(loaded.nodes.count)", "attempts.running": "\(loaded.activeAttempts.count)",

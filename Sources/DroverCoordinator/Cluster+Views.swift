@@ -92,6 +92,9 @@ extension Cluster {
         if matching.isEmpty { return "constraints \(spec.constraints.map(\.description).joined(separator: ", ")) match no ready node" }
         let fitting = matching.filter { spec.resources.fits(in: $0.record.capacity) }
         if fitting.isEmpty { return "no ready node is large enough for \(spec.resources)" }
+        if let refusal = state.quota(of: spec.team).refusal(holding: state.teamUsage[spec.team] ?? TeamUsage(), plus: spec.resources) {
+            return refusal
+        }
         if let position = state.pendingJobs.firstIndex(of: job.record.id), position > 0 {
             let ahead = state.pendingJobs[..<position]
             if job.record.nextUnstarted < spec.taskCount || !job.retryQueue.isEmpty {
@@ -138,5 +141,34 @@ extension Cluster {
 
     static func decodeProgress(_ text: String) -> JSONValue? {
         try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+}
+
+extension Cluster {
+    /// Limit, use and queued demand of every team with a quota or with jobs (or of one team).
+    func quotaViews(team only: String? = nil) -> [QuotaView] {
+        state.withLock { state in
+            var teams = Set(state.quotas.keys).union(state.jobs.values.map(\.record.spec.team))
+            if let only { teams = [only] }
+            return teams.sorted().map { team in
+                let quota = state.quota(of: team)
+                let usage = state.teamUsage[team] ?? TeamUsage()
+                var queued = QuotaAmounts(cpu: 0, memory: 0, gpu: 0, tasks: 0)
+                for job in state.jobs.values where job.record.spec.team == team && !job.record.state.isTerminal && job.queued > 0 {
+                    let r = job.record.spec.resources
+                    queued.tasks += job.queued
+                    queued.cpu += Double(r.millicores) / 1000 * Double(job.queued)
+                    queued.memory += r.memoryBytes * Int64(job.queued)
+                    queued.gpu += r.gpus * job.queued
+                }
+                return QuotaView(
+                    team: team,
+                    limit: QuotaLimits(cpu: quota.millicores.map { Double($0) / 1000 }, memory: quota.memoryBytes, gpu: quota.gpus, running: quota.runningTasks),
+                    weight: quota.weight, isDefault: state.quotas[team] == nil,
+                    inUse: QuotaAmounts(cpu: Double(usage.allocated.millicores) / 1000, memory: usage.allocated.memoryBytes, gpu: usage.allocated.gpus,
+                                        tasks: usage.running),
+                    queued: queued)
+            }
+        }
     }
 }

@@ -228,6 +228,11 @@ public final class Cluster: Sendable {
         wakeups.wakeAll()
     }
 
+    func setQuota(_ quota: Quota, team: String, by actor: String) async throws {
+        _ = try await mutate { state, now throws(ClusterError) in ((), state.setQuota(quota, for: team, by: actor, now: now)) }
+        wakeups.wakeAll() // a raised quota may let queued work run
+    }
+
     /// Creates a team token; returns its record and the secret, which is not stored.
     func createToken(role: TokenRole, team: String?, by actor: String) async throws -> (TokenRecord, String) {
         let secret = TokenHash.generate(prefix: role == .admin ? "dra_" : "drt_")

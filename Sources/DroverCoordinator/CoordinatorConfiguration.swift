@@ -1,3 +1,4 @@
+import DroverCore
 import Foundation
 
 /// Everything a coordinator needs to start. Flags, environment and config file are
@@ -26,6 +27,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var maxLeasesPerPoll: Int = 256
     /// SQLite `synchronous=FULL` (power-loss safe) rather than `NORMAL` (crash safe).
     public var fullSync: Bool = true
+    /// Quota of teams that have none of their own (unlimited unless configured).
+    public var defaultQuota = Quota.unlimited
     /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?

@@ -1053,6 +1053,116 @@ enum OpenAPIDocument {
             "type": "string"
           }
         }
+      },
+      "QuotaRequest": {
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Absent limits are unlimited",
+        "properties": {
+          "cpu": {
+            "oneOf": [
+              {
+                "type": "number",
+                "exclusiveMinimum": 0
+              },
+              {
+                "type": "string"
+              }
+            ]
+          },
+          "memory": {
+            "oneOf": [
+              {
+                "type": "integer",
+                "minimum": 1
+              },
+              {
+                "type": "string"
+              }
+            ]
+          },
+          "gpu": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "running": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "weight": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1000
+          }
+        }
+      },
+      "QuotaAmounts": {
+        "type": "object",
+        "required": [
+          "cpu",
+          "memory",
+          "gpu",
+          "tasks"
+        ],
+        "properties": {
+          "cpu": {
+            "type": "number"
+          },
+          "memory": {
+            "type": "integer"
+          },
+          "gpu": {
+            "type": "integer"
+          },
+          "tasks": {
+            "type": "integer"
+          }
+        }
+      },
+      "Quota": {
+        "type": "object",
+        "required": [
+          "team",
+          "limit",
+          "weight",
+          "isDefault",
+          "inUse",
+          "queued"
+        ],
+        "properties": {
+          "team": {
+            "type": "string"
+          },
+          "weight": {
+            "type": "number"
+          },
+          "isDefault": {
+            "type": "boolean"
+          },
+          "limit": {
+            "type": "object",
+            "properties": {
+              "cpu": {
+                "type": "number"
+              },
+              "memory": {
+                "type": "integer"
+              },
+              "gpu": {
+                "type": "integer"
+              },
+              "running": {
+                "type": "integer"
+              }
+            }
+          },
+          "inUse": {
+            "$ref": "#/components/schemas/QuotaAmounts"
+          },
+          "queued": {
+            "$ref": "#/components/schemas/QuotaAmounts"
+          }
+        }
       }
     }
   },
@@ -2321,6 +2431,126 @@ enum OpenAPIDocument {
             }
           }
         }
+      }
+    },
+    "/v1/quotas": {
+      "get": {
+        "summary": "Each team's limit, use and queued demand (team tokens: their own)",
+        "operationId": "listQuotas",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/Quota"
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Bad input; `field` names what is wrong",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing, forged or revoked token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's role may not do this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/quotas/{team}": {
+      "put": {
+        "summary": "Set a team's quota (admin)",
+        "operationId": "setQuota",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Quota"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Bad input; `field` names what is wrong",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing, forged or revoked token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's role may not do this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/QuotaRequest"
+              }
+            }
+          }
+        },
+        "parameters": [
+          {
+            "name": "team",
+            "in": "path",
+            "required": true,
+            "description": "Team name",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ]
       }
     },
     "/v1/tokens": {

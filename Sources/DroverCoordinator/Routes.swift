@@ -75,6 +75,8 @@ struct Routes {
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
+        v1.put("quotas/:team", use: setQuota)
+        v1.get("quotas", use: listQuotas)
         v1.post("tokens", use: createToken)
         v1.get("tokens", use: listTokens)
         v1.post("tokens/:id/revoke", use: revokeToken)
@@ -194,6 +196,23 @@ struct Routes {
         }
         try await cluster.setNodeState(node, to: target, by: context.principal!.actor)
         return try json(try cluster.nodeView(node))
+    }
+
+    // MARK: - Quotas
+
+    @Sendable func setQuota(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let team = try context.parameters.require("team")
+        try JobSpecParser.checkIdentifier(team, field: "team", maxLength: 63)
+        let quota = try JobSpecParser.parseQuota(try await decode(JSONValue.self, from: request, context: context))
+        try await cluster.setQuota(quota, team: team, by: context.principal!.actor)
+        return try json(cluster.quotaViews(team: team)[0])
+    }
+
+    @Sendable func listQuotas(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireUser(context)
+        if case .team(let team, _, _) = context.principal! { return try json(cluster.quotaViews(team: team)) }
+        return try json(cluster.quotaViews())
     }
 
     // MARK: - Tokens

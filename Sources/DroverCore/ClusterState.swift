@@ -18,6 +18,12 @@ public struct ClusterState: Sendable {
     public internal(set) var nodeIDsByTokenHash: [String: NodeID] = [:]
     /// API tokens (team submitters and readers, generated admin and join tokens) by hash.
     public internal(set) var tokens: [String: TokenRecord] = [:]
+    /// Teams' quotas; teams without one get `defaultQuota`.
+    public internal(set) var quotas: [String: Quota] = [:]
+    /// The quota of teams without their own (configuration, not persisted).
+    public var defaultQuota = Quota.unlimited
+    /// What each team holds now, kept in step with `activeAttempts`.
+    public private(set) var teamUsage: [String: TeamUsage] = [:]
 
     public init() {}
 
@@ -78,8 +84,9 @@ public struct ClusterState: Sendable {
     /// Rebuilds the state from what the store holds. `now` is the moment the coordinator
     /// started: every live node gets one full TTL from it to reappear.
     public init(jobs: [JobRecord], tasks: [TaskRecord], activeAttempts: [AttemptRecord], nodes: [NodeRecord],
-                jobCosts: [JobID: Int64] = [:], tokens: [TokenRecord] = [], lastAttemptID: Int64, now: Timestamp) {
+                jobCosts: [JobID: Int64] = [:], tokens: [TokenRecord] = [], quotas: [String: Quota] = [:], lastAttemptID: Int64, now: Timestamp) {
         for token in tokens { self.tokens[token.hash] = token }
+        self.quotas = quotas
         for node in nodes {
             self.nodes[node.id] = NodeRuntime(record: node, freeGPUs: node.gpuIndices.sorted(), lastSeen: now)
             nodeIDsByTokenHash[node.tokenHash] = node.id
@@ -114,6 +121,7 @@ public struct ClusterState: Sendable {
         }
         for attempt in activeAttempts {
             self.activeAttempts[attempt.id] = attempt
+            if let team = self.jobs[attempt.task.job]?.record.spec.team { hold(attempt.allocation, team: team) }
             if var node = self.nodes[attempt.node] {
                 node.allocated = node.allocated + attempt.allocation
                 node.freeGPUs.removeAll { attempt.gpuIndices.contains($0) }
@@ -139,6 +147,9 @@ public struct ClusterState: Sendable {
                 let largest = candidates.max { $0.record.capacity.millicores < $1.record.capacity.millicores }!
                 throw .unschedulable("no node could ever fit a task needing \(spec.resources); the largest is \(largest.record.name) with \(largest.record.capacity)")
             }
+        }
+        if !quota(of: spec.team).admits(spec.resources) {
+            throw .unschedulable("a task needing \(spec.resources) can never fit team \(spec.team)'s quota (\(Self.describe(quota(of: spec.team))))")
         }
         lastJobID += 1
         let record = JobRecord(id: JobID(lastJobID), spec: spec, submittedAt: now, submittedBy: actor)
@@ -304,23 +315,27 @@ public struct ClusterState: Sendable {
         node.lastSeen = now
         var leases: [Lease] = []
         var mutations: [Mutation] = []
-        var position = 0
-        while position < pendingJobs.count, leases.count < limit {
-            let jobID = pendingJobs[position]
-            let spec = jobs[jobID]!.record.spec
-            guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
-                  spec.constraints.allSatisfy({ $0.matches(node.record.labels) }) else {
-                position += 1
-                continue
+        let capacity = readyCapacity
+        while leases.count < limit {
+            // Among jobs with a task due that fits this node and their team's quota: the team
+            // with the smallest weighted dominant share first, then priority, then age.
+            var best: (id: JobID, share: Double, priority: Int)?
+            for jobID in pendingJobs {
+                let job = jobs[jobID]!
+                let spec = job.record.spec
+                guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
+                      spec.constraints.allSatisfy({ $0.matches(node.record.labels) }), hasDueTask(job, now: now),
+                      quota(of: spec.team).refusal(holding: teamUsage[spec.team] ?? TeamUsage(), plus: spec.resources) == nil else { continue }
+                let share = dominantShare(of: spec.team, capacity: capacity)
+                if let current = best, (current.share, -current.priority, current.id.rawValue) <= (share, -spec.priority, jobID.rawValue) { continue }
+                best = (jobID, share, spec.priority)
             }
+            guard let jobID = best?.id else { break }
+            let spec = jobs[jobID]!.record.spec
             // Taken out of the dictionary (and put back below) so that it is uniquely
             // referenced: changing a copy would copy all its task rows on every lease.
             var job = jobs.removeValue(forKey: jobID)!
-            guard let index = nextRunnableIndex(of: &job, now: now) else {
-                jobs[jobID] = job
-                position += 1
-                continue
-            }
+            let index = nextRunnableIndex(of: &job, now: now)!
             lastAttemptID += 1
             let attemptID = AttemptID(lastAttemptID)
             var task = job.tasks[index] ?? TaskRecord(ref: TaskRef(job: jobID, index: index), state: .queued)
@@ -349,9 +364,10 @@ public struct ClusterState: Sendable {
                                                 to: TaskState.running.rawValue, reason: "attempt \(task.attempts) (\(attemptID)) leased to \(node.record.name)",
                                                 actor: "coordinator")))
             leases.append(Lease(attempt: attempt, spec: spec))
+            hold(spec.resources, team: spec.team)
             jobs[jobID] = job
             if !job.hasPendingWork {
-                pendingJobs.remove(at: position)
+                pendingJobs.removeAll { $0 == jobID }
             }
             // The job row changed (cursor or state); write it once per job per batch.
             if let last = mutations.lastIndex(where: { if case .putJob(let r) = $0 { r.id == jobID } else { false } }) {
@@ -361,6 +377,19 @@ public struct ClusterState: Sendable {
         }
         nodes[nodeID] = node
         return (leases, mutations)
+    }
+
+    /// Whether a task of `job` could be leased now.
+    private func hasDueTask(_ job: JobRuntime, now: Timestamp) -> Bool {
+        job.hasUnstarted || job.retryQueue.contains { (job.tasks[$0]?.notBefore ?? now) <= now }
+    }
+
+    /// Adds (or, with `release`, removes) an allocation to a team's usage.
+    mutating func hold(_ resources: Resources, team: String, release: Bool = false) {
+        var usage = teamUsage[team] ?? TeamUsage()
+        usage.allocated = release ? usage.allocated - resources : usage.allocated + resources
+        usage.running += release ? -1 : 1
+        teamUsage[team] = usage
     }
 
     /// The shard to lease next: a due retry first, else the next unstarted shard.
@@ -417,6 +446,7 @@ public struct ClusterState: Sendable {
             nodes[attempt.node] = node
             cost = node.record.prices.cost(of: attempt.allocation, milliseconds: now.milliseconds(since: attempt.startedAt))
         }
+        if let team = jobs[attempt.task.job]?.record.spec.team { hold(attempt.allocation, team: team, release: true) }
         attempt.state = outcome
         attempt.endedAt = now
         attempt.exitCode = report?.exitCode

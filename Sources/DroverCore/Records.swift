@@ -186,4 +186,5 @@ public enum Mutation: Sendable {
     case appendEvent(Event)
     case appendLog(attempt: AttemptID, offset: Int64, data: [UInt8])
     case putToken(TokenRecord)
+    case putQuota(team: String, Quota)
 }

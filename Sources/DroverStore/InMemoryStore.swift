@@ -11,6 +11,7 @@ public final class InMemoryStore: Store {
         var events: [Event] = []
         var logs: [AttemptID: [UInt8]] = [:]
         var tokens: [String: TokenRecord] = [:]
+        var quotas: [String: Quota] = [:]
     }
 
     private let contents = Mutex(Contents())
@@ -27,6 +28,7 @@ public final class InMemoryStore: Store {
                 case .putNode(let node): c.nodes[node.id] = node
                 case .appendEvent(let event): c.events.append(event)
                 case .putToken(let token): c.tokens[token.id] = token
+                case .putQuota(let team, let quota): c.quotas[team] = quota
                 case .appendLog(let attempt, let offset, let data):
                     var log = c.logs[attempt] ?? []
                     // Chunks carry their offset; a resent chunk overwrites what it covers.
@@ -49,6 +51,7 @@ public final class InMemoryStore: Store {
                 jobCosts: c.attempts.values.reduce(into: [:]) { $0[$1.task.job, default: 0] += $1.costMicros ?? 0 },
                 lastAttemptID: c.attempts.keys.map(\.rawValue).max() ?? 0)
             state.tokens = c.tokens.values.sorted { $0.id < $1.id }
+            state.quotas = c.quotas
             return state
         }
     }

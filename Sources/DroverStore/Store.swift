@@ -36,6 +36,8 @@ public struct StoredState: Sendable {
     public var jobCosts: [JobID: Int64]
     /// API tokens, revoked ones included.
     public var tokens: [TokenRecord] = []
+    /// Teams' quotas.
+    public var quotas: [String: Quota] = [:]
     public var lastAttemptID: Int64
 
     public init(jobs: [JobRecord] = [], tasks: [TaskRecord] = [], activeAttempts: [AttemptRecord] = [], nodes: [NodeRecord] = [],
@@ -50,6 +52,6 @@ public struct StoredState: Sendable {
 
     /// Rebuilds the in-memory cluster state.
     public func clusterState(now: Timestamp) -> ClusterState {
-        ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, tokens: tokens, lastAttemptID: lastAttemptID, now: now)
+        ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, tokens: tokens, quotas: quotas, lastAttemptID: lastAttemptID, now: now)
     }
 }

@@ -104,6 +104,9 @@ extension SQLiteStore {
                 );
                 """)
         }
+        migrator.registerMigration("003-quotas") { db in
+            try db.execute(sql: "CREATE TABLE quotas (team TEXT PRIMARY KEY, quota TEXT NOT NULL)")
+        }
         return migrator
     }
 }

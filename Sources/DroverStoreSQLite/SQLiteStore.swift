@@ -99,6 +99,8 @@ public final class SQLiteStore: Store {
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO tokens (id, hash, role, team, created_at, created_by, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [t.id, t.hash, t.role.rawValue, t.team, t.createdAt.milliseconds, t.createdBy, t.revokedAt?.milliseconds])
+        case .putQuota(let team, let quota):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO quotas (team, quota) VALUES (?, ?)").execute(arguments: [team, try json(quota)])
         case .appendLog(let attempt, let offset, let data):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO logs (attempt_id, offset, data) VALUES (?, ?, ?)")
                 .execute(arguments: [attempt.rawValue, offset, Data(data)])
@@ -145,6 +147,9 @@ public final class SQLiteStore: Store {
                 TokenRecord(id: row["id"], hash: row["hash"], role: try Self.enumValue(row["role"]), team: row["team"],
                             createdAt: Timestamp(milliseconds: row["created_at"]), createdBy: row["created_by"],
                             revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init))
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT team, quota FROM quotas") {
+                state.quotas[row["team"]] = try decoder.decode(Quota.self, from: Data((row["quota"] as String).utf8))
             }
             return state
         }

@@ -49,7 +49,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let config {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw CLIError("cannot read the configuration file \(config)") }
             guard case .object(let fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(config): expected a mapping") }
-            let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes", "tlsCert", "tlsKey"]
+            let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes", "tlsCert", "tlsKey", "defaultQuota"]
             if let unknown = fields.keys.first(where: { !known.contains($0) }) {
                 throw CLIError("\(config): unknown field '\(unknown)'; known fields are \(known.sorted().joined(separator: ", "))")
             }
@@ -82,6 +82,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.leaseTTL = .milliseconds(ms)
         }
         if case .number(let n)? = file["maxBodyBytes"] { configuration.maxBodyBytes = Int(n) }
+        if let quota = file["defaultQuota"] {
+            do { configuration.defaultQuota = try JobSpecParser.parseQuota(quota) } catch { throw CLIError("\(config ?? ""): defaultQuota.\(error)") }
+        }
         configuration.tlsCertificatePath = try tlsCert ?? fileString("tlsCert")
         configuration.tlsKeyPath = try tlsKey ?? fileString("tlsKey")
         guard configuration.leaseTTL > configuration.heartbeatInterval * 2 else {

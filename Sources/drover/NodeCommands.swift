@@ -100,3 +100,55 @@ struct TokenCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct QuotaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "quota", abstract: "Set and list team quotas.", subcommands: [Set.self, List.self])
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set what a team may hold at once (admin); an omitted limit is unlimited.")
+        @OptionGroup var client: ClientOptions
+        @Argument var team: String
+        @Option var cpu: String?
+        @Option var memory: String?
+        @Option var gpu: Int?
+        @Option(help: "Tasks running at once.") var running: Int?
+        @Option(help: "Share of contended capacity relative to other teams (default 1).") var weight: Double?
+        @Option var output: OutputFormat = .table
+
+        func run() async throws {
+            var fields: [String: JSONValue] = [:]
+            if let cpu { fields["cpu"] = Double(cpu).map(JSONValue.number) ?? .string(cpu) }
+            if let memory { fields["memory"] = .string(memory) }
+            if let gpu { fields["gpu"] = .number(Double(gpu)) }
+            if let running { fields["running"] = .number(Double(running)) }
+            if let weight { fields["weight"] = .number(weight) }
+            let view = try await client.api().setQuota(team: team, .object(fields))
+            if output == .json { return try Output.printJSON(view) }
+            print(QuotaCommand.table([view]))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Each team's limit, what it holds and what it has queued.")
+        @OptionGroup var client: ClientOptions
+        @Option var output: OutputFormat = .table
+
+        func run() async throws {
+            let views = try await client.api().quotas()
+            if output == .json { return try Output.printJSON(views) }
+            print(QuotaCommand.table(views))
+        }
+    }
+
+    static func table(_ views: [QuotaView]) -> String {
+        func limit(_ value: String?) -> String { value ?? "∞" }
+        return Output.table(["TEAM", "CPU", "MEMORY", "GPU", "RUNNING", "WEIGHT", "QUEUED TASKS", "QUEUED CPU"], views.map { v in
+            [v.team + (v.isDefault ? " (default)" : ""),
+             "\(Quantity.formatCPU(Int64((v.inUse.cpu * 1000).rounded())))/\(limit(v.limit.cpu.map { Quantity.formatCPU(Int64(($0 * 1000).rounded())) }))",
+             "\(Quantity.formatSize(v.inUse.memory))/\(limit(v.limit.memory.map(Quantity.formatSize)))",
+             "\(v.inUse.gpu)/\(limit(v.limit.gpu.map(String.init)))",
+             "\(v.inUse.tasks)/\(limit(v.limit.running.map(String.init)))",
+             String(v.weight), String(v.queued.tasks), Quantity.formatCPU(Int64((v.queued.cpu * 1000).rounded()))]
+        })
+    }
+}

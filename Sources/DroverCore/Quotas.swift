@@ -1,0 +1,89 @@
+/// What a team may hold at once. A nil limit is unlimited.
+public struct Quota: Hashable, Sendable, Codable {
+    public var millicores: Int64?
+    public var memoryBytes: Int64?
+    public var gpus: Int?
+    /// Tasks running at once.
+    public var runningTasks: Int?
+    /// Share of contended capacity relative to other teams (weighted fair share).
+    public var weight: Double
+
+    public init(millicores: Int64? = nil, memoryBytes: Int64? = nil, gpus: Int? = nil, runningTasks: Int? = nil, weight: Double = 1) {
+        self.millicores = millicores
+        self.memoryBytes = memoryBytes
+        self.gpus = gpus
+        self.runningTasks = runningTasks
+        self.weight = weight
+    }
+
+    public static let unlimited = Quota()
+
+    /// Why one more task needing `resources` would break this quota, or nil if it fits.
+    public func refusal(holding usage: TeamUsage, plus resources: Resources) -> String? {
+        if let limit = millicores, usage.allocated.millicores + resources.millicores > limit {
+            return "team quota: cpu \(Quantity.formatCPU(usage.allocated.millicores))/\(Quantity.formatCPU(limit)) in use"
+        }
+        if let limit = memoryBytes, usage.allocated.memoryBytes + resources.memoryBytes > limit {
+            return "team quota: memory \(Quantity.formatSize(usage.allocated.memoryBytes))/\(Quantity.formatSize(limit)) in use"
+        }
+        if let limit = gpus, usage.allocated.gpus + resources.gpus > limit {
+            return "team quota: gpu \(usage.allocated.gpus)/\(limit) in use"
+        }
+        if let limit = runningTasks, usage.running + 1 > limit {
+            return "team quota: \(usage.running)/\(limit) tasks running"
+        }
+        return nil
+    }
+
+    /// Whether a single task needing `resources` could ever fit this quota.
+    public func admits(_ resources: Resources) -> Bool {
+        refusal(holding: TeamUsage(), plus: resources) == nil
+    }
+}
+
+/// What a team holds right now.
+public struct TeamUsage: Hashable, Sendable {
+    public var allocated: Resources = .zero
+    public var running = 0
+    public init() {}
+}
+
+extension ClusterState {
+    /// The quota in force for `team`: its own, or the cluster default.
+    public func quota(of team: String) -> Quota {
+        quotas[team] ?? defaultQuota
+    }
+
+    /// Sets a team's quota (admin).
+    public mutating func setQuota(_ quota: Quota, for team: String, by actor: String, now: Timestamp) -> [Mutation] {
+        quotas[team] = quota
+        return [.putQuota(team: team, quota),
+                .appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "quota set",
+                                   reason: "quota set: \(Self.describe(quota))", actor: actor))]
+    }
+
+    static func describe(_ quota: Quota) -> String {
+        var parts: [String] = []
+        if let v = quota.millicores { parts.append("cpu \(Quantity.formatCPU(v))") }
+        if let v = quota.memoryBytes { parts.append("memory \(Quantity.formatSize(v))") }
+        if let v = quota.gpus { parts.append("gpu \(v)") }
+        if let v = quota.runningTasks { parts.append("running \(v)") }
+        parts.append("weight \(quota.weight)")
+        return parts.joined(separator: ", ")
+    }
+
+    /// Weighted dominant share of `team`: its largest fraction of any cluster resource, over its weight.
+    func dominantShare(of team: String, capacity: Resources) -> Double {
+        let held = teamUsage[team]?.allocated ?? .zero
+        var share = 0.0
+        if capacity.millicores > 0 { share = max(share, Double(held.millicores) / Double(capacity.millicores)) }
+        if capacity.memoryBytes > 0 { share = max(share, Double(held.memoryBytes) / Double(capacity.memoryBytes)) }
+        if capacity.gpus > 0 { share = max(share, Double(held.gpus) / Double(capacity.gpus)) }
+        return share / max(quota(of: team).weight, 0.001)
+    }
+
+    /// Capacity of the nodes that take leases.
+    var readyCapacity: Resources {
+        nodes.values.filter { $0.record.state.acceptsLeases }.reduce(Resources.zero) { $0 + $1.record.capacity }
+    }
+}
