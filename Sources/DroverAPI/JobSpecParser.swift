@@ -14,7 +14,7 @@ import Yams
 /// env: {HORIZON: "28", HF_TOKEN: {value: "hf_…", secret: true}}   # secrets are never shown back
 /// resources: {cpu: 2, memory: 4GiB, gpu: 0}
 /// priority: 0
-/// constraints: ["zone=eu", "gpu.model!=T4"]
+/// constraints: ["zone=eu", "gpu.model!=T4", "instance in (g5.xlarge,g5.2xlarge)"]
 /// timeout: 30m
 /// maxAttempts: 3
 /// maxLostAttempts: 5
@@ -241,7 +241,7 @@ public enum JobSpecParser {
             var constraints: [Constraint] = []
             for (index, item) in items.enumerated() {
                 guard case .string(let text) = item, let constraint = Constraint(parsing: text) else {
-                    throw SpecError(field: "constraints[\(index)]", "expected 'key=value' or 'key!=value'")
+                    throw SpecError(field: "constraints[\(index)]", "expected 'key=value', 'key!=value' or 'key in (a,b)'")
                 }
                 constraints.append(constraint)
             }

@@ -140,6 +140,8 @@ public struct NodeView: Codable, Hashable, Sendable {
     public var runningTasks: Int
     public var lastHeartbeat: String
     public var registeredAt: String
+    /// When a draining node's remaining tasks are requeued.
+    public var drainDeadline: String?
     public init(id: String, name: String, state: String, labels: [String: String], capacity: ResourcesView, allocated: ResourcesView,
                 free: ResourcesView, gpuIndices: [Int], runningTasks: Int, lastHeartbeat: String, registeredAt: String) {
         self.id = id

@@ -78,8 +78,9 @@ public struct DroverClient: Sendable {
     }
 
     /// `action` is cordon, drain, uncordon or revoke.
-    public func node(_ id: String, action: String) async throws -> NodeView {
-        try await send(.POST, "/v1/nodes/\(Self.escape(id))/\(action)", body: Optional<JSONValue>.none)
+    public func node(_ id: String, action: String, deadline: String? = nil) async throws -> NodeView {
+        let query = deadline.map { "?deadline=\(Self.escape($0))" } ?? ""
+        return try await send(.POST, "/v1/nodes/\(Self.escape(id))/\(action)\(query)", body: Optional<JSONValue>.none)
     }
 
     // MARK: - Quotas

@@ -123,12 +123,14 @@ extension Cluster {
     }
 
     static func view(of node: ClusterState.NodeRuntime) -> NodeView {
-        NodeView(
+        var view = NodeView(
             id: node.record.id.description, name: node.record.name, state: node.record.state.rawValue, labels: node.record.labels,
             capacity: view(of: node.record.capacity), allocated: view(of: node.allocated), free: view(of: node.free),
             gpuIndices: node.record.gpuIndices, runningTasks: node.active.count,
             lastHeartbeat: WireTime.format(milliseconds: node.lastSeen.milliseconds),
             registeredAt: WireTime.format(milliseconds: node.record.registeredAt.milliseconds))
+        view.drainDeadline = node.record.drainDeadline.map { WireTime.format(milliseconds: $0.milliseconds) }
+        return view
     }
 
     static func view(of resources: Resources) -> ResourcesView {

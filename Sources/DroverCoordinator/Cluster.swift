@@ -260,13 +260,17 @@ public final class Cluster: Sendable {
         let changed = try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
             let mutations = state.expireSilentNodes(now: now, ttlMilliseconds: ttl, random: &random)
+                + state.enforceDrainDeadlines(now: now, random: &random)
             return (!mutations.isEmpty, mutations)
         }
         if changed { wakeups.wakeAll() }
     }
 
-    func setNodeState(_ id: NodeID, to nodeState: NodeState, by actor: String) async throws {
-        _ = try await mutate { state, now throws(ClusterError) in ((), try state.setNodeState(id, to: nodeState, by: actor, now: now)) }
+    func setNodeState(_ id: NodeID, to nodeState: NodeState, by actor: String, drainAfter: Duration? = nil) async throws {
+        _ = try await mutate { state, now throws(ClusterError) in
+            let deadline = drainAfter.map { now.adding(milliseconds: $0.milliseconds) }
+            return ((), try state.setNodeState(id, to: nodeState, by: actor, now: now, drainDeadline: deadline))
+        }
         wakeups.wakeAll()
     }
 }

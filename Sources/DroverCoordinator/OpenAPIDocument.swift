@@ -623,6 +623,10 @@ enum OpenAPIDocument {
           "registeredAt": {
             "type": "string",
             "format": "date-time"
+          },
+          "drainDeadline": {
+            "type": "string",
+            "format": "date-time"
           }
         }
       },
@@ -2240,6 +2244,15 @@ enum OpenAPIDocument {
             "in": "path",
             "required": true,
             "description": "Node id (n3) or name",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "deadline",
+            "in": "query",
+            "required": false,
+            "description": "Requeue what still runs after this long, e.g. 10m",
             "schema": {
               "type": "string"
             }

@@ -194,7 +194,13 @@ struct Routes {
             return try json(try cluster.nodeView(node))
         case let other: throw APIError.notFound("no node action '\(other)'; use cordon, drain, uncordon or revoke")
         }
-        try await cluster.setNodeState(node, to: target, by: context.principal!.actor)
+        var drainAfter: Duration?
+        if let text = request.uri.queryParameters.get("deadline") {
+            guard target == .draining else { throw APIError.badRequest("only a drain takes a deadline", field: "deadline") }
+            guard let ms = Quantity.parseDuration(text) else { throw APIError.badRequest("'\(text)' is not a duration such as 30s or 10m", field: "deadline") }
+            drainAfter = .milliseconds(ms)
+        }
+        try await cluster.setNodeState(node, to: target, by: context.principal!.actor, drainAfter: drainAfter)
         return try json(try cluster.nodeView(node))
     }
 

@@ -274,15 +274,35 @@ public struct ClusterState: Sendable {
     }
 
     /// Changes a node's administrative state (cordon, drain, uncordon).
-    public mutating func setNodeState(_ id: NodeID, to state: NodeState, by actor: String, now: Timestamp) throws(ClusterError) -> [Mutation] {
+    /// With `drainDeadline`, a drain requeues what still runs on the node at that instant
+    /// (as preempted: no failure budget used).
+    public mutating func setNodeState(_ id: NodeID, to state: NodeState, by actor: String, now: Timestamp,
+                                      drainDeadline: Timestamp? = nil) throws(ClusterError) -> [Mutation] {
         guard var node = nodes[id] else { throw .nodeNotFound(id.description) }
         let old = node.record.state
         if old == .down && state != .down { throw .conflict("node \(node.record.name) is down; it becomes ready when its agent registers again") }
-        guard old != state else { return [] }
+        let deadline = state == .draining ? drainDeadline : nil
+        guard old != state || node.record.drainDeadline != deadline else { return [] }
         node.record.state = state
+        node.record.drainDeadline = deadline
         nodes[id] = node
         return [.putNode(node.record),
-                .appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: state.rawValue, reason: "set by \(actor)", actor: actor))]
+                .appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: state.rawValue,
+                                   reason: "set by \(actor)" + (deadline.map { "; what still runs at \($0.milliseconds) ms is requeued" } ?? ""), actor: actor))]
+    }
+
+    /// Requeues what still runs on draining nodes whose deadline has passed, as preempted.
+    public mutating func enforceDrainDeadlines(now: Timestamp, random: inout some RandomNumberGenerator) -> [Mutation] {
+        var mutations: [Mutation] = []
+        for id in nodes.keys.sorted() {
+            let node = nodes[id]!
+            guard node.record.state == .draining, let deadline = node.record.drainDeadline, deadline <= now, !node.active.isEmpty else { continue }
+            for attemptID in node.active.sorted() {
+                endAttempt(attemptID, outcome: .preempted, report: nil, reason: "node \(node.record.name) drained: its deadline passed",
+                           actor: "coordinator", now: now, random: &random, into: &mutations)
+            }
+        }
+        return mutations
     }
 
     /// Declares down every node silent for longer than `ttlMilliseconds`; their attempts are lost.

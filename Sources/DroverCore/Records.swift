@@ -137,6 +137,8 @@ public struct NodeRecord: Hashable, Sendable {
     public var registeredAt: Timestamp
     /// SHA-256 of the agent's bearer token, hex.
     public var tokenHash: String
+    /// When a draining node's remaining attempts are requeued.
+    public var drainDeadline: Timestamp?
 
     public init(id: NodeID, name: String, capacity: Resources, gpuIndices: [Int], labels: [String: String], prices: Prices,
                 state: NodeState = .ready, registeredAt: Timestamp, tokenHash: String) {

@@ -30,9 +30,9 @@ public struct Resources: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// A requirement on node labels: `key=value` or `key!=value`.
+/// A requirement on node labels: `key=value`, `key!=value` or `key in (a,b)`.
 public struct Constraint: Hashable, Sendable, Codable, CustomStringConvertible {
-    public enum Operator: String, Sendable { case equal = "=", notEqual = "!=" }
+    public enum Operator: String, Sendable { case equal = "=", notEqual = "!=", oneOf = " in " }
     public var key: String
     public var op: Operator
     public var value: String
@@ -43,9 +43,18 @@ public struct Constraint: Hashable, Sendable, Codable, CustomStringConvertible {
         self.value = value
     }
 
-    /// Parses `k=v` or `k!=v`; nil when the text has neither form or an empty key.
+    /// Parses `k=v`, `k!=v` or `k in (a,b)`; nil when the text has none of these forms or an
+    /// invalid key. For `in`, `value` holds the choices joined by commas.
     public init?(parsing text: String) {
-        if let bang = text.firstIndex(of: "!"), text[text.index(after: bang)...].first == "=" {
+        let words = text.split(separator: " ", omittingEmptySubsequences: true)
+        if words.count >= 3, words[1] == "in", let open = text.firstIndex(of: "("), text.trimmingSpaces().hasSuffix(")") {
+            key = String(words[0])
+            let inside = text[text.index(after: open)..<text.lastIndex(of: ")")!]
+            let choices = inside.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+            guard !choices.isEmpty else { return nil }
+            value = choices.joined(separator: ",")
+            op = .oneOf
+        } else if let bang = text.firstIndex(of: "!"), text[text.index(after: bang)...].first == "=" {
             key = String(text[..<bang]).trimmingSpaces()
             value = String(text[text.index(bang, offsetBy: 2)...]).trimmingSpaces()
             op = .notEqual
@@ -64,10 +73,11 @@ public struct Constraint: Hashable, Sendable, Codable, CustomStringConvertible {
         switch op {
         case .equal: labels[key] == value
         case .notEqual: labels[key] != value
+        case .oneOf: labels[key].map { value.split(separator: ",").map(String.init).contains($0) } ?? false
         }
     }
 
-    public var description: String { "\(key)\(op.rawValue)\(value)" }
+    public var description: String { op == .oneOf ? "\(key) in (\(value))" : "\(key)\(op.rawValue)\(value)" }
 }
 
 /// Validation of label keys, shared by node labels and constraints.

@@ -107,6 +107,9 @@ extension SQLiteStore {
         migrator.registerMigration("003-quotas") { db in
             try db.execute(sql: "CREATE TABLE quotas (team TEXT PRIMARY KEY, quota TEXT NOT NULL)")
         }
+        migrator.registerMigration("004-drain-deadline") { db in
+            try db.execute(sql: "ALTER TABLE nodes ADD COLUMN drain_deadline INTEGER")
+        }
         return migrator
     }
 }

@@ -84,12 +84,13 @@ public final class SQLiteStore: Store {
                 ])
         case .putNode(let n):
             try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO nodes (id, name, millicores, memory_bytes, gpus, gpu_indices, labels, prices, state, registered_at, token_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO nodes (id, name, millicores, memory_bytes, gpus, gpu_indices, labels, prices, state, registered_at, token_hash,
+                                              drain_deadline)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     n.id.rawValue, n.name, n.capacity.millicores, n.capacity.memoryBytes, n.capacity.gpus,
                     n.gpuIndices.map(String.init).joined(separator: ","), try json(n.labels), try json(n.prices), n.state.rawValue,
-                    n.registeredAt.milliseconds, n.tokenHash,
+                    n.registeredAt.milliseconds, n.tokenHash, n.drainDeadline?.milliseconds,
                 ])
         case .appendEvent(let e):
             try db.cachedStatement(sql: """
@@ -128,7 +129,7 @@ public final class SQLiteStore: Store {
             }
             let active = try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE state = 'running' ORDER BY id").map(Self.attempt)
             let nodes = try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY id").map { row in
-                NodeRecord(
+                var node = NodeRecord(
                     id: NodeID(row["id"]), name: row["name"],
                     capacity: Resources(millicores: row["millicores"], memoryBytes: row["memory_bytes"], gpus: row["gpus"]),
                     gpuIndices: Self.indices(row["gpu_indices"]),
@@ -136,6 +137,8 @@ public final class SQLiteStore: Store {
                     prices: try decoder.decode(Prices.self, from: Data((row["prices"] as String).utf8)),
                     state: try Self.enumValue(row["state"]), registeredAt: Timestamp(milliseconds: row["registered_at"]),
                     tokenHash: row["token_hash"])
+                node.drainDeadline = (row["drain_deadline"] as Int64?).map(Timestamp.init)
+                return node
             }
             let lastAttempt = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM attempts") ?? 0
             var costs: [JobID: Int64] = [:]

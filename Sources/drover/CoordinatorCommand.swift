@@ -24,6 +24,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var heartbeatInterval: String?
     @Option(help: "Silence after which a node is down and its attempts lost, e.g. 20s.")
     var leaseTtl: String?
+    @Option(help: "Longest an agent's poll is held when there is no work, e.g. 30s.")
+    var maxPollWait: String?
     @Option(help: "PEM certificate chain: serve HTTPS (with --tls-key).")
     var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.")
@@ -82,6 +84,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.leaseTTL = .milliseconds(ms)
         }
         if case .number(let n)? = file["maxBodyBytes"] { configuration.maxBodyBytes = Int(n) }
+        if let text = maxPollWait {
+            guard let ms = Quantity.parseDuration(text) else { throw CLIError("--max-poll-wait: '\(text)' is not a duration such as 30s") }
+            configuration.maxPollWait = .milliseconds(ms)
+        }
         if let quota = file["defaultQuota"] {
             do { configuration.defaultQuota = try JobSpecParser.parseQuota(quota) } catch { throw CLIError("\(config ?? ""): defaultQuota.\(error)") }
         }

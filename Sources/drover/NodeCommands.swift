@@ -31,10 +31,14 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     struct Drain: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop new leases and let running tasks finish.")
+        static let configuration = CommandConfiguration(abstract: "Stop new leases and let running tasks finish; with --deadline, requeue what still runs then.")
         @OptionGroup var client: ClientOptions
         @Argument var id: String
-        func run() async throws { try await change(client, id, "drain") }
+        @Option(help: "After this long (e.g. 10m), tasks still running are requeued without counting as failures.") var deadline: String?
+        func run() async throws {
+            let node = try await client.api().node(id, action: "drain", deadline: deadline)
+            print("node \(node.id) (\(node.name)) \(node.state)" + (node.drainDeadline.map { ", requeueing what still runs at \(Output.time($0))" } ?? ""))
+        }
     }
 
     struct Uncordon: AsyncParsableCommand {
