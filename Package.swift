@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "DroverAgent",
             dependencies: [
-                "DroverAPI", "DroverClient",
+                "DroverCore", "DroverAPI", "DroverClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

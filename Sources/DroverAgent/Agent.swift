@@ -1,5 +1,6 @@
 import DroverAPI
 import DroverClient
+import DroverCore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -452,9 +453,3 @@ public struct AgentError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

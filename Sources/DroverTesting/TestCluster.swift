@@ -173,14 +173,6 @@ public final class TestCluster: Sendable {
             environment: ["PATH": "/usr/bin:/bin"], workingDirectory: "/", outputPath: "/dev/null"))
     }
 
-    /// Stops every process (SIGTERM, then SIGKILL) and removes the directory.
-    public func shutdown() async {
-        let (coordinator, agents) = processes.withLock { ($0.coordinator, Array($0.agents.values)) }
-        for agent in agents { _ = await agent.terminate(grace: .seconds(3)) }
-        if let coordinator { _ = await coordinator.terminate(grace: .seconds(3)) }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
     /// Starts `drover ARGUMENTS` in the cluster's directory, output to `log`.
     public func spawn(_ arguments: [String], log: String) throws -> RunningProcess {
         var environment = ProcessInfo.processInfo.environment
