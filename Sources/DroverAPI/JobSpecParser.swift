@@ -16,6 +16,7 @@ import Yams
 /// priority: 0
 /// constraints: ["zone=eu", "gpu.model!=T4", "instance in (g5.xlarge,g5.2xlarge)"]
 /// timeout: 30m
+/// expectedDuration: 20m         # for cost estimates and budget admission (default: timeout)
 /// maxAttempts: 3
 /// maxLostAttempts: 5
 /// backoff: {initial: 1s, multiplier: 2, max: 5m, jitter: 0.1}
@@ -29,7 +30,7 @@ public enum JobSpecParser {
     static let knownFields: Set<String> = [
         "name", "team", "kind", "tasks", "command", "env", "resources", "priority", "constraints", "timeout",
         "maxAttempts", "maxLostAttempts", "backoff", "nonRetryableExitCodes", "retryOnExitCodes", "checkpointExitCode",
-        "maxFailedTasks", "circuitBreaker",
+        "maxFailedTasks", "circuitBreaker", "expectedDuration",
     ]
 
     /// Parses YAML text (JSON is YAML too).
@@ -71,6 +72,8 @@ public enum JobSpecParser {
         let constraints = try parseConstraints(fields["constraints"])
         let timeout = try optionalDuration(fields["timeout"], field: "timeout")
         if let timeout, timeout < 1 { throw SpecError(field: "timeout", "must be positive") }
+        let expectedDuration = try optionalDuration(fields["expectedDuration"], field: "expectedDuration")
+        if let expectedDuration, expectedDuration < 1 { throw SpecError(field: "expectedDuration", "must be positive") }
         var retry = RetryPolicy()
         retry.maxAttempts = try optionalInt(fields["maxAttempts"], field: "maxAttempts", range: 1...100) ?? retry.maxAttempts
         retry.maxLostAttempts = try optionalInt(fields["maxLostAttempts"], field: "maxLostAttempts", range: 0...100) ?? retry.maxLostAttempts
@@ -87,15 +90,16 @@ public enum JobSpecParser {
                            resources: resources, priority: priority, constraints: constraints, retry: retry,
                            timeoutMilliseconds: timeout, maxFailedTasks: maxFailedTasks, circuitBreaker: circuitBreaker)
         spec.secretKeys = secretKeys.isEmpty ? nil : secretKeys
+        spec.expectedDurationMilliseconds = expectedDuration
         return spec
     }
 
     /// Parses a quota (`PUT /v1/quotas/{team}`): `{cpu, memory, gpu, running, weight}`, each
     /// optional (absent: unlimited); refuses unknown fields by name.
     public static func parseQuota(_ value: JSONValue) throws(SpecError) -> Quota {
-        guard case .object(let fields) = value else { throw SpecError(field: "(top level)", "expected a mapping with cpu, memory, gpu, running, weight") }
-        if let unknown = fields.keys.filter({ !["cpu", "memory", "gpu", "running", "weight"].contains($0) }).sorted().first {
-            throw SpecError(field: unknown, "unknown field; known fields are cpu, memory, gpu, running, weight")
+        guard case .object(let fields) = value else { throw SpecError(field: "(top level)", "expected a mapping with cpu, memory, gpu, running, weight, budget") }
+        if let unknown = fields.keys.filter({ !["cpu", "memory", "gpu", "running", "weight", "budget"].contains($0) }).sorted().first {
+            throw SpecError(field: unknown, "unknown field; known fields are budget, cpu, gpu, memory, running, weight")
         }
         var quota = Quota()
         if let cpu = fields["cpu"], cpu != .null { quota.millicores = try parseCPU(cpu, field: "cpu") }
@@ -106,7 +110,59 @@ public enum JobSpecParser {
             guard case .number(let w) = weight, w > 0, w <= 1000 else { throw SpecError(field: "weight", "must be a number more than 0, at most 1000") }
             quota.weight = w
         }
+        if let budget = fields["budget"], budget != .null { quota.budget = try parseBudget(budget) }
         return quota
+    }
+
+    /// Parses a budget: `"500/month"` (also `day`, `week`), or
+    /// `{amount: "500", period: month, softPercent: 80, hardStop: false}`.
+    public static func parseBudget(_ value: JSONValue, field: String = "budget") throws(SpecError) -> Budget {
+        switch value {
+        case .string(let text):
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw SpecError(field: field, "expected AMOUNT/PERIOD such as 500/month, got '\(text)'") }
+            let amount = try money(.string(String(parts[0]).trimmingCharacters(in: .whitespaces)), field: field)
+            guard let period = BudgetPeriod(rawValue: parts[1].trimmingCharacters(in: .whitespaces).lowercased()) else {
+                throw SpecError(field: field, "period must be day, week or month, got '\(parts[1])'")
+            }
+            return Budget(amountMicros: amount, period: period)
+        case .object(let fields):
+            let known = ["amount", "period", "softPercent", "hardStop"]
+            if let unknown = fields.keys.filter({ !known.contains($0) }).sorted().first {
+                throw SpecError(field: "\(field).\(unknown)", "unknown field; known fields are amount, hardStop, period, softPercent")
+            }
+            guard let amountValue = fields["amount"] else { throw SpecError(field: "\(field).amount", "is required") }
+            let amount = try money(amountValue, field: "\(field).amount")
+            guard case .string(let periodText)? = fields["period"], let period = BudgetPeriod(rawValue: periodText) else {
+                throw SpecError(field: "\(field).period", "is required: day, week or month")
+            }
+            var budget = Budget(amountMicros: amount, period: period)
+            budget.softPercent = try optionalInt(fields["softPercent"], field: "\(field).softPercent", range: 1...100) ?? budget.softPercent
+            switch fields["hardStop"] {
+            case nil, .null?: break
+            case .bool(let flag)?: budget.hardStop = flag
+            case let other?: throw SpecError(field: "\(field).hardStop", "expected true or false, got \(other.typeName)")
+            }
+            return budget
+        default:
+            throw SpecError(field: field, "expected AMOUNT/PERIOD such as 500/month, or a mapping with amount and period; got \(value.typeName)")
+        }
+    }
+
+    /// A non-negative amount of money with at most six decimals, as a string or a number.
+    public static func money(_ value: JSONValue, field: String) throws(SpecError) -> Int64 {
+        let text: String
+        switch value {
+        case .string(let s): text = s
+        case .number(let n) where n.isFinite && n >= 0 && n < 1e12:
+            // The shortest text that reads back as the same double: what the person wrote.
+            text = n == n.rounded() ? String(Int64(n)) : "\(n)"
+        default: throw SpecError(field: field, "expected a non-negative amount such as 12.50, got \(value.typeName)")
+        }
+        guard let micros = Money.parseMicros(text) else {
+            throw SpecError(field: field, "'\(text)' is not an amount: digits with at most 6 decimals, such as 12.50")
+        }
+        return micros
     }
 
     // MARK: - Fields
@@ -335,5 +391,49 @@ public enum JobSpecParser {
         default:
             throw SpecError(field: field, "expected a duration such as 30s, 5m or 2h, got \(value.typeName)")
         }
+    }
+}
+
+/// Parses a rate card: hourly prices by node label, overriding what agents declare.
+///
+/// ```yaml
+/// rates:
+///   - match: instance=g5.xlarge     # first matching entry wins
+///     cpuHour: 0.05                 # per core-hour
+///     memoryGiBHour: 0.006          # per GiB-hour
+///     gpuHour: 1.006                # per GPU-hour
+/// ```
+public enum RateCardParser {
+    public static func parse(yaml text: String) throws(SpecError) -> RateCard {
+        let loaded: Any?
+        do { loaded = try Yams.load(yaml: text) } catch {
+            throw SpecError(field: "(top level)", "not valid YAML: \(error)")
+        }
+        guard case .object(let top) = try JSONValue(any: loaded) else { throw SpecError(field: "(top level)", "expected a mapping with 'rates'") }
+        if let unknown = top.keys.filter({ $0 != "rates" }).sorted().first { throw SpecError(field: unknown, "unknown field; the file has only 'rates'") }
+        guard case .array(let items)? = top["rates"] else { throw SpecError(field: "rates", "is required: a list of {match, cpuHour, memoryGiBHour, gpuHour}") }
+        var entries: [RateCard.Entry] = []
+        for (index, item) in items.enumerated() {
+            let field = "rates[\(index)]"
+            guard case .object(let fields) = item else { throw SpecError(field: field, "expected a mapping, got \(item.typeName)") }
+            let known = ["match", "cpuHour", "memoryGiBHour", "gpuHour"]
+            if let unknown = fields.keys.filter({ !known.contains($0) }).sorted().first {
+                throw SpecError(field: "\(field).\(unknown)", "unknown field; known fields are cpuHour, gpuHour, match, memoryGiBHour")
+            }
+            guard case .string(let match)? = fields["match"], let equals = match.firstIndex(of: "="),
+                  Labels.isValidKey(String(match[..<equals])), !match[match.index(after: equals)...].isEmpty else {
+                throw SpecError(field: "\(field).match", "is required: a node label such as instance=g5.xlarge")
+            }
+            func price(_ key: String) throws(SpecError) -> Int64 {
+                guard let value = fields[key], value != .null else { return 0 }
+                let micros = try JobSpecParser.money(value, field: "\(field).\(key)")
+                guard micros <= 1_000_000 * 1_000_000 else { throw SpecError(field: "\(field).\(key)", "must be at most 1000000") }
+                return micros
+            }
+            entries.append(RateCard.Entry(label: String(match[..<equals]), value: String(match[match.index(after: equals)...]),
+                                          prices: Prices(cpuHourMicros: try price("cpuHour"), memoryGiBHourMicros: try price("memoryGiBHour"),
+                                                         gpuHourMicros: try price("gpuHour"))))
+        }
+        return RateCard(entries: entries)
     }
 }

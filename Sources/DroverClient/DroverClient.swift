@@ -94,6 +94,39 @@ public struct DroverClient: Sendable {
         try await send(.GET, "/v1/quotas")
     }
 
+    // MARK: - Cost
+
+    /// What a job would cost and whether its team's budget admits it; submits nothing.
+    public func estimate(_ spec: JSONValue) async throws -> CostEstimateView {
+        try await send(.POST, "/v1/jobs?dryRun=true", body: spec)
+    }
+
+    /// Ledger totals grouped by `by` (team, job, node, day) over `since..<until` (dates or RFC 3339).
+    public func cost(by: String, since: String? = nil, until: String? = nil, team: String? = nil) async throws -> CostReportView {
+        var query = ["by=\(Self.escape(by))"]
+        if let since { query.append("since=\(Self.escape(since))") }
+        if let until { query.append("until=\(Self.escape(until))") }
+        if let team { query.append("team=\(Self.escape(team))") }
+        return try await send(.GET, "/v1/cost?" + query.joined(separator: "&"))
+    }
+
+    /// Ledger rows after row `after`, oldest first.
+    public func ledger(attempt: String? = nil, team: String? = nil, after: Int64 = 0, limit: Int = 1000) async throws -> [LedgerEntryView] {
+        var query = ["after=\(after)", "limit=\(limit)"]
+        if let attempt { query.append("attempt=\(Self.escape(attempt))") }
+        if let team { query.append("team=\(Self.escape(team))") }
+        return try await send(.GET, "/v1/ledger?" + query.joined(separator: "&"))
+    }
+
+    /// Appends a ledger row reversing row `id` (admin).
+    public func reverseLedgerEntry(_ id: String, reason: String) async throws -> LedgerEntryView {
+        try await send(.POST, "/v1/ledger/\(Self.escape(id))/reverse", body: LedgerReverseRequest(reason: reason))
+    }
+
+    public func alerts(team: String? = nil, limit: Int = 100) async throws -> [AlertView] {
+        try await send(.GET, "/v1/alerts?limit=\(limit)" + (team.map { "&team=\(Self.escape($0))" } ?? ""))
+    }
+
     // MARK: - Tokens
 
     /// Creates a team token (admin only); the answer holds the secret, shown only this once.

@@ -30,6 +30,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         case .jobNotFound, .nodeNotFound, .notFound: self.init(.notFound, error.description)
         case .jobFinished, .conflict: self.init(.conflict, error.description)
         case .unschedulable: self.init(.unprocessableContent, error.description, field: "resources")
+        case .overBudget: self.init(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), error.description, field: "team")
         }
     }
 

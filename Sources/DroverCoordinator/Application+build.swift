@@ -9,6 +9,7 @@ import Logging
 import NIOSSL
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 
 /// The system clock, in milliseconds since the Unix epoch.
 public struct SystemWallClock: WallClock {
@@ -59,6 +60,16 @@ public func buildCoordinator(
     let loaded = try await store.load()
     var state = loaded.clusterState(now: clock.now())
     state.defaultQuota = configuration.defaultQuota
+    guard configuration.currency.count == 3, configuration.currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+        throw ConfigurationError("currency must be a three-letter ISO 4217 code such as USD or EUR, got '\(configuration.currency)'")
+    }
+    state.currency = configuration.currency
+    if let path = configuration.ratesFile {
+        // Rates that changed in the file while the coordinator was down apply from now on.
+        let card = try Cluster.loadRateCard(path: path)
+        try await store.apply(state.applyRateCard(card, by: "coordinator (rates file \(path))", now: clock.now()))
+        logger.info("rate card loaded", metadata: ["rates.file": "\(path)", "rates.entries": "\(card.entries.count)"])
+    }
     try await generateMissingTokens(configuration: configuration, state: &state, store: store, clock: clock, logger: logger)
     logger.info("state loaded", metadata: [
         "jobs": "\(loaded.jobs.count)", "nodes": "\(loaded.nodes.count)", "attempts.running": "\(loaded.activeAttempts.count)",
@@ -87,7 +98,7 @@ public func buildCoordinator(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "drover"),
-        services: [journal, LeaseReaper(cluster: cluster, logger: logger)],
+        services: [journal, LeaseReaper(cluster: cluster, logger: logger), RatesReloader(cluster: cluster, logger: logger)],
         onServerRunning: { channel in
             let address = channel.localAddress
             await onListening(address?.ipAddress ?? configuration.host, address?.port ?? configuration.port)
@@ -126,7 +137,28 @@ public struct ConfigurationError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Declares silent nodes down and their attempts lost, once a second.
+/// On SIGHUP, re-reads the rates file; changed rates apply from that moment on.
+struct RatesReloader: Service {
+    let cluster: Cluster
+    let logger: Logger
+
+    func run() async throws {
+        guard cluster.configuration.ratesFile != nil else {
+            try? await gracefulShutdown()
+            return
+        }
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            do {
+                try await cluster.reloadRates()
+            } catch {
+                // A broken file leaves the rates in force unchanged.
+                logger.error("rates file not reloaded; the rates in force are unchanged", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Declares silent nodes down and their attempts lost, and books running costs, once a second.
 struct LeaseReaper: Service {
     let cluster: Cluster
     let logger: Logger
@@ -146,6 +178,7 @@ struct LeaseReaper: Service {
             }
             do {
                 try await cluster.expireSilentNodes()
+                try await cluster.bookRunningCosts()
             } catch {
                 logger.error("lease reaper failed", metadata: ["error": "\(error)"])
             }

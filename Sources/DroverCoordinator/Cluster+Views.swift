@@ -7,18 +7,20 @@ import Foundation
 extension Cluster {
     /// Jobs matching the filters, newest first.
     func jobViews(team: String?, state jobState: JobState?, limit: Int) -> [JobView] {
-        state.withLock { state in
+        let now = clock.now()
+        return state.withLock { state in
             state.jobs.values
                 .filter { (team == nil || $0.record.spec.team == team) && (jobState == nil || $0.record.state == jobState) }
                 .sorted { $0.record.id > $1.record.id }
                 .prefix(limit)
-                .map { Self.view(of: $0, in: state) }
+                .map { Self.view(of: $0, in: state, now: now) }
         }
     }
 
     /// One job; with its attempts and latest `eventLimit` events when asked.
     func jobView(_ id: JobID, withAttempts: Bool, eventLimit: Int) async throws -> JobView {
-        guard var view = state.withLock({ state in state.jobs[id].map { Self.view(of: $0, in: state) } }) else {
+        let now = clock.now()
+        guard var view = state.withLock({ state in state.jobs[id].map { Self.view(of: $0, in: state, now: now) } }) else {
             throw APIError.notFound("job \(id) does not exist")
         }
         if withAttempts {
@@ -60,7 +62,7 @@ extension Cluster {
 
     // MARK: - Converters
 
-    static func view(of job: ClusterState.JobRuntime, in state: ClusterState) -> JobView {
+    static func view(of job: ClusterState.JobRuntime, in state: ClusterState, now: Timestamp) -> JobView {
         let record = job.record
         let spec = record.spec
         let counts = TaskCounts(total: spec.taskCount, queued: job.queued, running: job.running, succeeded: job.succeeded,
@@ -76,15 +78,17 @@ extension Cluster {
             submittedAt: WireTime.format(milliseconds: record.submittedAt.milliseconds),
             startedAt: record.startedAt.map { WireTime.format(milliseconds: $0.milliseconds) },
             endedAt: record.endedAt.map { WireTime.format(milliseconds: $0.milliseconds) }, submittedBy: record.submittedBy,
-            reason: record.reason, pendingReason: job.queued > 0 && !record.state.isTerminal ? pendingReason(job, in: state) : nil,
+            reason: record.reason, pendingReason: job.queued > 0 && !record.state.isTerminal ? pendingReason(job, in: state, now: now) : nil,
             cost: money(job.costMicros), progress: progress)
+        view.costWasted = money(job.wastedMicros)
+        view.currency = state.currency
         let secrets = spec.secretKeys ?? []
         view.env = spec.environment.reduce(into: [:]) { env, pair in env[pair.key] = secrets.contains(pair.key) ? "***" : pair.value }
         return view
     }
 
     /// A plain-words reason why queued tasks of `job` are not running.
-    static func pendingReason(_ job: ClusterState.JobRuntime, in state: ClusterState) -> String {
+    static func pendingReason(_ job: ClusterState.JobRuntime, in state: ClusterState, now: Timestamp) -> String {
         let spec = job.record.spec
         let ready = state.nodes.values.filter { $0.record.state == .ready }
         if ready.isEmpty { return state.nodes.isEmpty ? "no agent has registered yet" : "no node is ready (all are down, cordoned or draining)" }
@@ -94,6 +98,9 @@ extension Cluster {
         if fitting.isEmpty { return "no ready node is large enough for \(spec.resources)" }
         if let refusal = state.quota(of: spec.team).refusal(holding: state.teamUsage[spec.team] ?? TeamUsage(), plus: spec.resources) {
             return refusal
+        }
+        if let budget = state.budgetStatus(of: spec.team, now: now), budget.exhausted {
+            return "team budget: \(state.describe(budget)); no new leases until \(budget.resets)"
         }
         if let position = state.pendingJobs.firstIndex(of: job.record.id), position > 0 {
             let ahead = state.pendingJobs[..<position]
@@ -130,6 +137,7 @@ extension Cluster {
             lastHeartbeat: WireTime.format(milliseconds: node.lastSeen.milliseconds),
             registeredAt: WireTime.format(milliseconds: node.record.registeredAt.milliseconds))
         view.drainDeadline = node.record.drainDeadline.map { WireTime.format(milliseconds: $0.milliseconds) }
+        view.prices = Self.view(of: node.record.prices)
         return view
     }
 
@@ -149,7 +157,8 @@ extension Cluster {
 extension Cluster {
     /// Limit, use and queued demand of every team with a quota or with jobs (or of one team).
     func quotaViews(team only: String? = nil) -> [QuotaView] {
-        state.withLock { state in
+        let now = clock.now()
+        return state.withLock { state in
             var teams = Set(state.quotas.keys).union(state.jobs.values.map(\.record.spec.team))
             if let only { teams = [only] }
             return teams.sorted().map { team in
@@ -163,13 +172,15 @@ extension Cluster {
                     queued.memory += r.memoryBytes * Int64(job.queued)
                     queued.gpu += r.gpus * job.queued
                 }
-                return QuotaView(
+                var view = QuotaView(
                     team: team,
                     limit: QuotaLimits(cpu: quota.millicores.map { Double($0) / 1000 }, memory: quota.memoryBytes, gpu: quota.gpus, running: quota.runningTasks),
                     weight: quota.weight, isDefault: state.quotas[team] == nil,
                     inUse: QuotaAmounts(cpu: Double(usage.allocated.millicores) / 1000, memory: usage.allocated.memoryBytes, gpu: usage.allocated.gpus,
                                         tasks: usage.running),
                     queued: queued)
+                view.budget = state.budgetStatus(of: team, now: now).map { Self.view(of: $0, currency: state.currency) }
+                return view
             }
         }
     }

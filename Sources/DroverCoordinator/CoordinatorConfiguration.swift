@@ -32,6 +32,12 @@ public struct CoordinatorConfiguration: Sendable {
     /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// Currency code of every price and amount (ISO 4217 such as USD, EUR).
+    public var currency: String = "USD"
+    /// How often running attempts' cost is booked to the ledger (and budgets see it).
+    public var costBookingInterval: Duration = .seconds(60)
+    /// A rate card (YAML) of prices by node label; re-read on SIGHUP. Rates in it override agents' own.
+    public var ratesFile: String?
 
     public init() {}
 }

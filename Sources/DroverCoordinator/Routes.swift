@@ -86,6 +86,7 @@ struct Routes {
         v1.post("agents/reports", use: reports)
         v1.post("attempts/:id/logs", use: uploadLog)
         v1.post("attempts/:id/report", use: reportOne)
+        registerCost(on: v1)
     }
 
     // MARK: - Jobs
@@ -100,6 +101,11 @@ struct Routes {
         case .team(_, .reader, _):
             throw APIError.forbidden("a reader token cannot submit jobs; ask an admin for a submitter token")
         default: break
+        }
+        switch request.uri.queryParameters.get("dryRun") {
+        case nil, "false": break
+        case "true": return try json(cluster.estimate(spec))
+        case let other?: throw APIError.badRequest("must be true or false, got '\(other)'", field: "dryRun")
         }
         let record = try await cluster.submit(spec, by: context.principal!.actor)
         return try json(try await cluster.jobView(record.id, withAttempts: false, eventLimit: 0), status: .created)

@@ -5,10 +5,10 @@
 /// answering anyone who asked for the change. Finished attempts are not kept here (the
 /// store has them); unstarted shards of a job exist only as the job's `nextUnstarted` cursor.
 public struct ClusterState: Sendable {
-    public private(set) var jobs: [JobID: JobRuntime] = [:]
+    public internal(set) var jobs: [JobID: JobRuntime] = [:]
     public internal(set) var nodes: [NodeID: NodeRuntime] = [:]
     /// Attempts that hold a lease right now.
-    public private(set) var activeAttempts: [AttemptID: AttemptRecord] = [:]
+    public internal(set) var activeAttempts: [AttemptID: AttemptRecord] = [:]
     /// Jobs with tasks waiting for a lease, best first (priority, then submission order).
     public private(set) var pendingJobs: [JobID] = []
     public private(set) var lastJobID: Int64 = 0
@@ -24,6 +24,18 @@ public struct ClusterState: Sendable {
     public var defaultQuota = Quota.unlimited
     /// What each team holds now, kept in step with `activeAttempts`.
     public private(set) var teamUsage: [String: TeamUsage] = [:]
+    /// Id of the last cost-ledger row.
+    public internal(set) var lastLedgerID: Int64 = 0
+    /// Booked spend per team per UTC day (days since 1970-01-01), recent days only: what budgets count.
+    public internal(set) var dailySpend: [String: [Int64: Int64]] = [:]
+    /// Budget alerts already raised, so each is raised once per period.
+    var raisedAlerts: Set<AlertKey> = []
+    /// Ledger rows already reversed (each can be reversed once).
+    public internal(set) var reversedLedgerEntries: Set<Int64> = []
+    /// Currency code of every price and amount (configuration, not persisted).
+    public var currency = "USD"
+    /// Label-keyed rates that override what agents declare (configuration, not persisted).
+    public var rateCard = RateCard()
 
     public init() {}
 
@@ -37,8 +49,10 @@ public struct ClusterState: Sendable {
         public internal(set) var succeeded = 0
         public internal(set) var failed = 0
         public internal(set) var cancelled = 0
-        /// Cost of the job's finished attempts, in micro-units.
+        /// Cost booked to the ledger for the job's attempts so far, in micro-units.
         public internal(set) var costMicros: Int64 = 0
+        /// The part of `costMicros` spent on attempts that ended other than succeeded.
+        public internal(set) var wastedMicros: Int64 = 0
         /// Circuit-breaker memory (not persisted: a restart gives the job a fresh streak).
         public internal(set) var anySucceeded = false
         public internal(set) var fastFailureStreak = 0
@@ -84,8 +98,13 @@ public struct ClusterState: Sendable {
     /// Rebuilds the state from what the store holds. `now` is the moment the coordinator
     /// started: every live node gets one full TTL from it to reappear.
     public init(jobs: [JobRecord], tasks: [TaskRecord], activeAttempts: [AttemptRecord], nodes: [NodeRecord],
-                jobCosts: [JobID: Int64] = [:], tokens: [TokenRecord] = [], quotas: [String: Quota] = [:], lastAttemptID: Int64, now: Timestamp) {
+                jobCosts: [JobID: Int64] = [:], tokens: [TokenRecord] = [], quotas: [String: Quota] = [:], costs: CostHistory = CostHistory(),
+                lastAttemptID: Int64, now: Timestamp) {
         for token in tokens { self.tokens[token.hash] = token }
+        lastLedgerID = costs.lastLedgerID
+        reversedLedgerEntries = costs.reversedLedgerEntries
+        for spend in costs.recentSpend { dailySpend[spend.team, default: [:]][spend.day, default: 0] += spend.micros }
+        for alert in costs.alerts { raisedAlerts.insert(AlertKey(team: alert.team, level: alert.level, periodStartDay: alert.periodStartDay)) }
         self.quotas = quotas
         for node in nodes {
             self.nodes[node.id] = NodeRuntime(record: node, freeGPUs: node.gpuIndices.sorted(), lastSeen: now)
@@ -93,7 +112,7 @@ public struct ClusterState: Sendable {
             lastNodeID = max(lastNodeID, node.id.rawValue)
         }
         for job in jobs {
-            self.jobs[job.id] = JobRuntime(record: job, costMicros: jobCosts[job.id] ?? 0)
+            self.jobs[job.id] = JobRuntime(record: job, costMicros: jobCosts[job.id] ?? 0, wastedMicros: costs.jobWaste[job.id] ?? 0)
             lastJobID = max(lastJobID, job.id.rawValue)
         }
         for task in tasks {
@@ -119,7 +138,11 @@ public struct ClusterState: Sendable {
                 self.jobs[id]!.record.nextUnstarted = job.record.spec.taskCount
             }
         }
-        for attempt in activeAttempts {
+        for var attempt in activeAttempts {
+            if attempt.meter == nil, let node = self.nodes[attempt.node] {
+                // Written before the cost ledger existed: metered from its start at the node's rates.
+                attempt.meter = CostMeter(prices: node.record.prices, since: attempt.startedAt)
+            }
             self.activeAttempts[attempt.id] = attempt
             if let team = self.jobs[attempt.task.job]?.record.spec.team { hold(attempt.allocation, team: team) }
             if var node = self.nodes[attempt.node] {
@@ -136,8 +159,21 @@ public struct ClusterState: Sendable {
 
     // MARK: - Jobs
 
-    /// Accepts a validated job. Refuses one that no registered node could ever hold.
+    /// Accepts a validated job. Refuses one that no registered node could ever hold, one that can
+    /// never fit its team's quota, and one its team's budget does not admit.
     public mutating func submit(_ spec: JobSpec, by actor: String, now: Timestamp) throws(ClusterError) -> (JobRecord, [Mutation]) {
+        try checkAdmission(spec, now: now)
+        lastJobID += 1
+        let record = JobRecord(id: JobID(lastJobID), spec: spec, submittedAt: now, submittedBy: actor)
+        jobs[record.id] = JobRuntime(record: record)
+        insertPending(record.id)
+        let event = Event(subject: "job/\(record.id)", job: record.id, at: now, from: nil, to: JobState.queued.rawValue,
+                          reason: "submitted \(spec.kind.rawValue) job '\(spec.name)' with \(spec.taskCount) task(s)", actor: actor)
+        return (record, [.putJob(record), .appendEvent(event)])
+    }
+
+    /// The checks of ``submit(_:by:now:)``, without submitting: throws why the job would be refused.
+    public func checkAdmission(_ spec: JobSpec, now: Timestamp) throws(ClusterError) {
         if !nodes.isEmpty {
             let candidates = nodes.values.filter { node in spec.constraints.allSatisfy { $0.matches(node.record.labels) } }
             if candidates.isEmpty {
@@ -151,13 +187,7 @@ public struct ClusterState: Sendable {
         if !quota(of: spec.team).admits(spec.resources) {
             throw .unschedulable("a task needing \(spec.resources) can never fit team \(spec.team)'s quota (\(Self.describe(quota(of: spec.team))))")
         }
-        lastJobID += 1
-        let record = JobRecord(id: JobID(lastJobID), spec: spec, submittedAt: now, submittedBy: actor)
-        jobs[record.id] = JobRuntime(record: record)
-        insertPending(record.id)
-        let event = Event(subject: "job/\(record.id)", job: record.id, at: now, from: nil, to: JobState.queued.rawValue,
-                          reason: "submitted \(spec.kind.rawValue) job '\(spec.name)' with \(spec.taskCount) task(s)", actor: actor)
-        return (record, [.putJob(record), .appendEvent(event)])
+        if let refusal = budgetRefusal(team: spec.team, estimate: estimate(spec, now: now)) { throw .overBudget(refusal) }
     }
 
     /// Cancels a job: queued shards are cancelled at once, running attempts are asked to stop.
@@ -198,7 +228,8 @@ public struct ClusterState: Sendable {
             record.capacity = capacity
             record.gpuIndices = gpuIndices
             record.labels = labels
-            record.prices = prices
+            record.declaredPrices = prices
+            record.prices = rateCard.prices(for: labels, declared: prices)
             nodeIDsByTokenHash[record.tokenHash] = nil
             nodeIDsByTokenHash[tokenHash] = id
             record.tokenHash = tokenHash
@@ -211,8 +242,9 @@ public struct ClusterState: Sendable {
             return (record, mutations)
         }
         lastNodeID += 1
-        let record = NodeRecord(id: NodeID(lastNodeID), name: name, capacity: capacity, gpuIndices: gpuIndices, labels: labels,
-                                prices: prices, registeredAt: now, tokenHash: tokenHash)
+        var record = NodeRecord(id: NodeID(lastNodeID), name: name, capacity: capacity, gpuIndices: gpuIndices, labels: labels,
+                                prices: rateCard.prices(for: labels, declared: prices), registeredAt: now, tokenHash: tokenHash)
+        record.declaredPrices = prices
         nodes[record.id] = NodeRuntime(record: record, freeGPUs: gpuIndices.sorted(), lastSeen: now)
         nodeIDsByTokenHash[tokenHash] = record.id
         mutations.append(.putNode(record))
@@ -336,6 +368,7 @@ public struct ClusterState: Sendable {
         var leases: [Lease] = []
         var mutations: [Mutation] = []
         let capacity = readyCapacity
+        var overBudget: [String: Bool] = [:]
         while leases.count < limit {
             // Among jobs with a task due that fits this node and their team's quota: the team
             // with the smallest weighted dominant share first, then priority, then age.
@@ -346,6 +379,8 @@ public struct ClusterState: Sendable {
                 guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
                       spec.constraints.allSatisfy({ $0.matches(node.record.labels) }), hasDueTask(job, now: now),
                       quota(of: spec.team).refusal(holding: teamUsage[spec.team] ?? TeamUsage(), plus: spec.resources) == nil else { continue }
+                if overBudget[spec.team] == nil { overBudget[spec.team] = budgetStatus(of: spec.team, now: now)?.exhausted ?? false }
+                if overBudget[spec.team]! { continue }
                 let share = dominantShare(of: spec.team, capacity: capacity)
                 if let current = best, (current.share, -current.priority, current.id.rawValue) <= (share, -spec.priority, jobID.rawValue) { continue }
                 best = (jobID, share, spec.priority)
@@ -369,8 +404,9 @@ public struct ClusterState: Sendable {
             node.freeGPUs.removeFirst(gpus.count)
             node.allocated = node.allocated + spec.resources
             node.active.insert(attemptID)
-            let attempt = AttemptRecord(id: attemptID, task: task.ref, number: task.attempts, node: nodeID, allocation: spec.resources,
-                                        gpuIndices: gpus, startedAt: now)
+            var attempt = AttemptRecord(id: attemptID, task: task.ref, number: task.attempts, node: nodeID, allocation: spec.resources,
+                                        gpuIndices: gpus, startedAt: now, costMicros: 0)
+            attempt.meter = CostMeter(prices: node.record.prices, since: now)
             activeAttempts[attemptID] = attempt
             if job.record.state == .queued {
                 job.record.state = .running
@@ -448,8 +484,12 @@ public struct ClusterState: Sendable {
     }
 
     /// Ends an active attempt, frees its node's resources and decides the task's fate.
+    ///
+    /// With `requeueFree` (a budget hard stop) the task goes back to the queue without using any
+    /// of its budgets; with `checkBudget` false the team's budget is not re-examined afterwards.
     mutating func endAttempt(_ id: AttemptID, outcome: AttemptState, report: AttemptReport?, reason: String, actor: String,
-                                     now: Timestamp, random: inout some RandomNumberGenerator, into mutations: inout [Mutation]) {
+                             now: Timestamp, random: inout some RandomNumberGenerator, into mutations: inout [Mutation],
+                             requeueFree: Bool = false, checkBudget: Bool = true) {
         guard var attempt = activeAttempts.removeValue(forKey: id) else { return }
         var outcome = outcome
         var reason = reason
@@ -458,14 +498,15 @@ public struct ClusterState: Sendable {
             outcome = .preempted
             reason = "exited with checkpoint code \(report!.exitCode!)"
         }
-        var cost: Int64 = 0
         if var node = nodes[attempt.node] {
             node.allocated = node.allocated - attempt.allocation
             node.freeGPUs = (node.freeGPUs + attempt.gpuIndices).sorted()
             node.active.remove(id)
             nodes[attempt.node] = node
-            cost = node.record.prices.cost(of: attempt.allocation, milliseconds: now.milliseconds(since: attempt.startedAt))
         }
+        // Billed up to now: the report's arrival, or the moment the coordinator declared it lost.
+        let booked = book(&attempt, until: now, into: &mutations)
+        attempt.meter = nil
         if let team = jobs[attempt.task.job]?.record.spec.team { hold(attempt.allocation, team: team, release: true) }
         attempt.state = outcome
         attempt.endedAt = now
@@ -473,7 +514,6 @@ public struct ClusterState: Sendable {
         attempt.signal = report?.signal
         attempt.peakRSSBytes = report?.peakRSSBytes
         attempt.progress = report?.progress ?? attempt.progress
-        attempt.costMicros = cost
         attempt.reason = reason
         mutations.append(.putAttempt(attempt))
         mutations.append(.appendEvent(Event(subject: "attempt/\(id)", job: attempt.task.job, at: now, from: AttemptState.running.rawValue,
@@ -483,17 +523,20 @@ public struct ClusterState: Sendable {
         // Taken out while it changes so that its task rows are not copied (see `lease`).
         var job = jobs.removeValue(forKey: attempt.task.job)!
         var task = job.tasks[attempt.task.index]!
-        job.costMicros += cost
-        let checkpointed = outcome == .preempted && job.record.spec.retry.isCheckpoint(exitCode: report?.exitCode)
+        if outcome != .succeeded { job.wastedMicros += attempt.costMicros ?? 0 }
+        let checkpointed = requeueFree || (outcome == .preempted && job.record.spec.retry.isCheckpoint(exitCode: report?.exitCode))
         switch outcome {
         case .failed, .timedOut: task.failures += 1
         case .lost, .preempted where !checkpointed: task.lost += 1
         default: break
         }
         job.noteForCircuitBreaker(outcome: outcome, exitCode: report?.exitCode, milliseconds: now.milliseconds(since: attempt.startedAt))
-        let decision = job.record.spec.retry.decide(
+        var decision = job.record.spec.retry.decide(
             outcome: outcome, exitCode: report?.exitCode, failuresSoFar: task.failures, lostSoFar: task.lost,
             jobStillActive: !job.record.state.isTerminal, sample: Double.random(in: 0..<1, using: &random))
+        if requeueFree, !job.record.state.isTerminal {
+            decision = .retry(delayMilliseconds: 0, reason: "\(reason); requeued without using any budget, to run when the team's budget allows")
+        }
         job.running -= 1
         let subject = "task/\(task.ref.job)/\(task.ref.index)"
         switch decision {
@@ -530,6 +573,7 @@ public struct ClusterState: Sendable {
                    actor: "coordinator", now: now, into: &mutations)
         }
         completeJobIfDone(job.record.id, now: now, into: &mutations)
+        if checkBudget, booked != 0 { enforceBudget(team: job.record.spec.team, now: now, random: &random, into: &mutations) }
     }
 
     /// Moves a job to a terminal state and cancels everything of it that waits in the queue.
@@ -627,6 +671,8 @@ public enum ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
     case nodeNotFound(String)
     case jobFinished(JobID, JobState)
     case unschedulable(String)
+    /// The team's money budget does not allow it.
+    case overBudget(String)
     case conflict(String)
     case notFound(String)
 
@@ -636,6 +682,7 @@ public enum ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         case .nodeNotFound(let id): "node \(id) does not exist; `drover nodes` lists them"
         case .jobFinished(let id, let state): "job \(id) has already finished (\(state.rawValue))"
         case .unschedulable(let why): why
+        case .overBudget(let why): why
         case .conflict(let why): why
         case .notFound(let why): why
         }

@@ -19,6 +19,8 @@ public struct JobSpec: Hashable, Sendable, Codable {
     public var retry: RetryPolicy
     /// Wall-clock limit of one attempt, in milliseconds.
     public var timeoutMilliseconds: Int64?
+    /// How long one attempt is expected to run, for cost estimates; `timeoutMilliseconds` when nil.
+    public var expectedDurationMilliseconds: Int64?
     /// How many tasks may fail for good before the job is failed and the rest cancelled.
     public var maxFailedTasks: Int
     /// Fails the job when its attempts keep failing the same way fast; nil disables it.

@@ -7,13 +7,17 @@ public struct Quota: Hashable, Sendable, Codable {
     public var runningTasks: Int?
     /// Share of contended capacity relative to other teams (weighted fair share).
     public var weight: Double
+    /// What the team may spend per period; nil is no money limit.
+    public var budget: Budget?
 
-    public init(millicores: Int64? = nil, memoryBytes: Int64? = nil, gpus: Int? = nil, runningTasks: Int? = nil, weight: Double = 1) {
+    public init(millicores: Int64? = nil, memoryBytes: Int64? = nil, gpus: Int? = nil, runningTasks: Int? = nil, weight: Double = 1,
+                budget: Budget? = nil) {
         self.millicores = millicores
         self.memoryBytes = memoryBytes
         self.gpus = gpus
         self.runningTasks = runningTasks
         self.weight = weight
+        self.budget = budget
     }
 
     public static let unlimited = Quota()
@@ -69,6 +73,9 @@ extension ClusterState {
         if let v = quota.gpus { parts.append("gpu \(v)") }
         if let v = quota.runningTasks { parts.append("running \(v)") }
         parts.append("weight \(quota.weight)")
+        if let budget = quota.budget {
+            parts.append("budget \(Money.format(budget.amountMicros))/\(budget.period.rawValue) (alert at \(budget.softPercent) %\(budget.hardStop ? ", hard stop" : ""))")
+        }
         return parts.joined(separator: ", ")
     }
 

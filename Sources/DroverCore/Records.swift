@@ -70,8 +70,10 @@ public struct AttemptRecord: Hashable, Sendable {
     public var exitCode: Int32?
     public var signal: Int32?
     public var peakRSSBytes: Int64?
-    /// Cost in millionths of the currency unit.
+    /// Cost booked to the ledger so far (all of it once ended), in millionths of the currency unit.
     public var costMicros: Int64?
+    /// How far a running attempt's cost is booked; nil once it ended.
+    public var meter: CostMeter?
     /// Latest progress line the task wrote (a JSON object), as forwarded by the agent.
     public var progress: String?
     public var reason: String?
@@ -109,19 +111,6 @@ public struct Prices: Hashable, Sendable, Codable {
         self.memoryGiBHourMicros = memoryGiBHourMicros
         self.gpuHourMicros = gpuHourMicros
     }
-
-    /// Cost of holding `allocation` for `milliseconds`, rounded to the nearest micro-unit.
-    public func cost(of allocation: Resources, milliseconds: Int64) -> Int64 {
-        // Per-hour micro rates × quantities × ms; Int128 keeps every intermediate exact.
-        let ms = Int128(max(0, milliseconds))
-        let cpu = Int128(allocation.millicores) * Int128(cpuHourMicros) * ms           // ÷ 1000 ÷ 3.6e6
-        let memory = Int128(allocation.memoryBytes) * Int128(memoryGiBHourMicros) * ms // ÷ 2^30 ÷ 3.6e6
-        let gpu = Int128(allocation.gpus) * Int128(gpuHourMicros) * ms                 // ÷ 3.6e6
-        let hourMs = Int128(3_600_000)
-        let denominator = hourMs * 1000 * Int128(1 << 30)
-        let numerator = cpu * Int128(1 << 30) + memory * 1000 + gpu * 1000 * Int128(1 << 30)
-        return Int64((numerator + denominator / 2) / denominator)
-    }
 }
 
 /// A registered agent machine.
@@ -132,7 +121,10 @@ public struct NodeRecord: Hashable, Sendable {
     /// GPU indices the node offers (`0..<capacity.gpus` unless the agent says otherwise).
     public var gpuIndices: [Int]
     public var labels: [String: String]
+    /// The rates in force: a rate-card entry matching the node's labels, else what the agent declared.
     public var prices: Prices
+    /// What the agent declared (`--price-*` flags), kept to fall back to when the rate card changes.
+    public var declaredPrices: Prices?
     public var state: NodeState
     public var registeredAt: Timestamp
     /// SHA-256 of the agent's bearer token, hex.
@@ -189,4 +181,6 @@ public enum Mutation: Sendable {
     case appendLog(attempt: AttemptID, offset: Int64, data: [UInt8])
     case putToken(TokenRecord)
     case putQuota(team: String, Quota)
+    case appendLedger(LedgerEntry)
+    case appendAlert(BudgetAlert)
 }

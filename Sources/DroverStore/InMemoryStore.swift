@@ -12,6 +12,8 @@ public final class InMemoryStore: Store {
         var logs: [AttemptID: [UInt8]] = [:]
         var tokens: [String: TokenRecord] = [:]
         var quotas: [String: Quota] = [:]
+        var ledger: [LedgerEntry] = []
+        var alerts: [BudgetAlert] = []
     }
 
     private let contents = Mutex(Contents())
@@ -29,6 +31,8 @@ public final class InMemoryStore: Store {
                 case .appendEvent(let event): c.events.append(event)
                 case .putToken(let token): c.tokens[token.id] = token
                 case .putQuota(let team, let quota): c.quotas[team] = quota
+                case .appendLedger(let entry): c.ledger.append(entry)
+                case .appendAlert(let alert): c.alerts.append(alert)
                 case .appendLog(let attempt, let offset, let data):
                     var log = c.logs[attempt] ?? []
                     // Chunks carry their offset; a resent chunk overwrites what it covers.
@@ -52,6 +56,17 @@ public final class InMemoryStore: Store {
                 lastAttemptID: c.attempts.keys.map(\.rawValue).max() ?? 0)
             state.tokens = c.tokens.values.sorted { $0.id < $1.id }
             state.quotas = c.quotas
+            let today = (c.ledger.map(\.to).max() ?? Timestamp(milliseconds: 0)).day
+            var spend: [String: [Int64: Int64]] = [:]
+            for entry in c.ledger where entry.to.day > today - CostHistory.daysKept {
+                spend[entry.team, default: [:]][entry.to.day, default: 0] += entry.amountMicros
+            }
+            state.costs = CostHistory(
+                recentSpend: spend.flatMap { team, days in days.map { (team: team, day: $0.key, micros: $0.value) } },
+                alerts: c.alerts, lastLedgerID: c.ledger.map(\.id).max() ?? 0,
+                reversedLedgerEntries: Set(c.ledger.compactMap(\.reverses)),
+                jobWaste: c.attempts.values.filter { $0.state != .succeeded && $0.state != .running }
+                    .reduce(into: [:]) { $0[$1.task.job, default: 0] += $1.costMicros ?? 0 })
             return state
         }
     }
@@ -85,5 +100,44 @@ public final class InMemoryStore: Store {
             guard offset < log.count else { return [] }
             return Array(log[Int(offset)..<min(log.count, Int(offset) + maxBytes)])
         }
+    }
+
+    public func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> [CostLine] {
+        contents.withLock { c in
+            var lines: [String: CostLine] = [:]
+            var attempts: [String: Set<AttemptID>] = [:]
+            for entry in c.ledger where entry.to >= since && entry.to < until && (team == nil || entry.team == team) {
+                let key = switch grouping {
+                case .team: entry.team
+                case .job: entry.job.description
+                case .node: entry.node.description
+                case .day: CivilDate(day: entry.to.day).description
+                }
+                var line = lines[key] ?? CostLine(key: key)
+                switch c.attempts[entry.attempt]?.state {
+                case .succeeded: line.succeededMicros += entry.amountMicros
+                case .running, nil: line.runningMicros += entry.amountMicros
+                default: line.wastedMicros += entry.amountMicros
+                }
+                attempts[key, default: []].insert(entry.attempt)
+                line.attempts = attempts[key]!.count
+                lines[key] = line
+            }
+            return lines.values.sorted { $0.key < $1.key }
+        }
+    }
+
+    public func ledger(attempt: AttemptID?, team: String?, after: Int64, limit: Int) async throws -> [LedgerEntry] {
+        contents.withLock { c in
+            Array(c.ledger.filter { $0.id > after && (attempt == nil || $0.attempt == attempt) && (team == nil || $0.team == team) }.prefix(limit))
+        }
+    }
+
+    public func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? {
+        contents.withLock { $0.ledger.first { $0.id == id } }
+    }
+
+    public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] {
+        contents.withLock { c in Array(c.alerts.filter { team == nil || $0.team == team }.suffix(limit)) }
     }
 }

@@ -23,6 +23,43 @@ public protocol Store: Sendable {
     func nodeEvents(limit: Int) async throws -> [Event]
     /// Up to `maxBytes` of an attempt's output starting at byte `offset`.
     func log(of attempt: AttemptID, from offset: Int64, maxBytes: Int) async throws -> [UInt8]
+    /// Ledger totals grouped by `grouping`, over rows booked in `since..<until`, of one team or all,
+    /// split by how each row's attempt ended (or that it still runs).
+    func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> [CostLine]
+    /// Ledger rows, oldest first, optionally of one attempt or one team, after row `after`.
+    func ledger(attempt: AttemptID?, team: String?, after: Int64, limit: Int) async throws -> [LedgerEntry]
+    /// One ledger row.
+    func ledgerEntry(_ id: Int64) async throws -> LedgerEntry?
+    /// Budget alerts, most recent `limit`, oldest first, of one team or all.
+    func alerts(team: String?, limit: Int) async throws -> [BudgetAlert]
+}
+
+/// How ``Store/costReport(by:since:until:team:)`` groups the ledger.
+public enum CostGrouping: String, Sendable, CaseIterable {
+    case team, job, node, day
+}
+
+/// One line of a cost report, in micro-units.
+public struct CostLine: Hashable, Sendable {
+    /// The team, the job id, the node id or the UTC day (`2026-11-26`).
+    public var key: String
+    /// Booked for attempts that succeeded.
+    public var succeededMicros: Int64
+    /// Booked for attempts that failed, timed out, were lost, preempted or cancelled.
+    public var wastedMicros: Int64
+    /// Booked so far for attempts still running.
+    public var runningMicros: Int64
+    /// Distinct attempts with rows in the line.
+    public var attempts: Int
+    public var totalMicros: Int64 { succeededMicros + wastedMicros + runningMicros }
+
+    public init(key: String, succeededMicros: Int64 = 0, wastedMicros: Int64 = 0, runningMicros: Int64 = 0, attempts: Int = 0) {
+        self.key = key
+        self.succeededMicros = succeededMicros
+        self.wastedMicros = wastedMicros
+        self.runningMicros = runningMicros
+        self.attempts = attempts
+    }
 }
 
 /// What ``Store/load()`` returns.
@@ -32,12 +69,14 @@ public struct StoredState: Sendable {
     public var tasks: [TaskRecord]
     public var activeAttempts: [AttemptRecord]
     public var nodes: [NodeRecord]
-    /// Sum of the cost of each job's finished attempts, in micro-units.
+    /// Sum of the cost booked for each job's attempts, in micro-units.
     public var jobCosts: [JobID: Int64]
     /// API tokens, revoked ones included.
     public var tokens: [TokenRecord] = []
     /// Teams' quotas.
     public var quotas: [String: Quota] = [:]
+    /// Recent spend, alerts and ledger ids.
+    public var costs = CostHistory()
     public var lastAttemptID: Int64
 
     public init(jobs: [JobRecord] = [], tasks: [TaskRecord] = [], activeAttempts: [AttemptRecord] = [], nodes: [NodeRecord] = [],
@@ -52,6 +91,7 @@ public struct StoredState: Sendable {
 
     /// Rebuilds the in-memory cluster state.
     public func clusterState(now: Timestamp) -> ClusterState {
-        ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, tokens: tokens, quotas: quotas, lastAttemptID: lastAttemptID, now: now)
+        ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, tokens: tokens, quotas: quotas, costs: costs,
+                     lastAttemptID: lastAttemptID, now: now)
     }
 }

@@ -110,6 +110,47 @@ extension SQLiteStore {
         migrator.registerMigration("004-drain-deadline") { db in
             try db.execute(sql: "ALTER TABLE nodes ADD COLUMN drain_deadline INTEGER")
         }
+        migrator.registerMigration("005-cost-ledger") { db in
+            try db.execute(sql: """
+                -- One row per priced resource of an attempt per booked interval. Append-only: a
+                -- correction is a new row that reverses an old one (each at most once).
+                CREATE TABLE ledger (
+                    id INTEGER PRIMARY KEY,
+                    attempt_id INTEGER NOT NULL,
+                    team TEXT NOT NULL,
+                    job_id INTEGER NOT NULL,
+                    node_id INTEGER NOT NULL,
+                    resource TEXT NOT NULL,
+                    quantity INTEGER NOT NULL,
+                    rate_micros INTEGER NOT NULL,
+                    amount_micros INTEGER NOT NULL,
+                    from_ms INTEGER NOT NULL,
+                    to_ms INTEGER NOT NULL,
+                    reverses INTEGER UNIQUE REFERENCES ledger(id),
+                    note TEXT
+                );
+                CREATE INDEX ledger_to ON ledger(to_ms);
+                CREATE INDEX ledger_attempt ON ledger(attempt_id);
+                CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+                    BEGIN SELECT RAISE(ABORT, 'the cost ledger is append-only; reverse a row instead'); END;
+                CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+                    BEGIN SELECT RAISE(ABORT, 'the cost ledger is append-only; reverse a row instead'); END;
+                CREATE TABLE budget_alerts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    team TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    period_start_day INTEGER NOT NULL,
+                    spent_micros INTEGER NOT NULL,
+                    budget_micros INTEGER NOT NULL,
+                    message TEXT NOT NULL
+                );
+                -- How far a running attempt's cost is booked (NULL once it ended).
+                ALTER TABLE attempts ADD COLUMN meter TEXT;
+                -- The rates the agent declared; nodes.prices holds those in force.
+                ALTER TABLE nodes ADD COLUMN declared_prices TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -74,23 +74,25 @@ public final class SQLiteStore: Store {
         case .putAttempt(let a):
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO attempts (id, job_id, idx, number, node_id, state, millicores, memory_bytes, gpus, gpu_indices,
-                    started_at, ended_at, exit_code, signal, peak_rss_bytes, cost_micros, progress, reason)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    started_at, ended_at, exit_code, signal, peak_rss_bytes, cost_micros, progress, reason, meter)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     a.id.rawValue, a.task.job.rawValue, a.task.index, a.number, a.node.rawValue, a.state.rawValue,
                     a.allocation.millicores, a.allocation.memoryBytes, a.allocation.gpus,
                     a.gpuIndices.map(String.init).joined(separator: ","), a.startedAt.milliseconds, a.endedAt?.milliseconds,
                     a.exitCode.map { Int64($0) }, a.signal.map { Int64($0) }, a.peakRSSBytes, a.costMicros, a.progress, a.reason,
+                    a.meter.map(Self.encodeMeter),
                 ])
         case .putNode(let n):
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO nodes (id, name, millicores, memory_bytes, gpus, gpu_indices, labels, prices, state, registered_at, token_hash,
-                                              drain_deadline)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                              drain_deadline, declared_prices)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     n.id.rawValue, n.name, n.capacity.millicores, n.capacity.memoryBytes, n.capacity.gpus,
                     n.gpuIndices.map(String.init).joined(separator: ","), try json(n.labels), try json(n.prices), n.state.rawValue,
                     n.registeredAt.milliseconds, n.tokenHash, n.drainDeadline?.milliseconds,
+                    try n.declaredPrices.map { try json($0) },
                 ])
         case .appendEvent(let e):
             try db.cachedStatement(sql: """
@@ -102,6 +104,18 @@ public final class SQLiteStore: Store {
                 """).execute(arguments: [t.id, t.hash, t.role.rawValue, t.team, t.createdAt.milliseconds, t.createdBy, t.revokedAt?.milliseconds])
         case .putQuota(let team, let quota):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO quotas (team, quota) VALUES (?, ?)").execute(arguments: [team, try json(quota)])
+        case .appendLedger(let e):
+            try db.cachedStatement(sql: """
+                INSERT INTO ledger (id, attempt_id, team, job_id, node_id, resource, quantity, rate_micros, amount_micros, from_ms, to_ms, reverses, note)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    e.id, e.attempt.rawValue, e.team, e.job.rawValue, e.node.rawValue, e.resource.rawValue, e.quantity, e.rateMicros,
+                    e.amountMicros, e.from.milliseconds, e.to.milliseconds, e.reverses, e.note,
+                ])
+        case .appendAlert(let a):
+            try db.cachedStatement(sql: """
+                INSERT INTO budget_alerts (team, level, at, period_start_day, spent_micros, budget_micros, message) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [a.team, a.level.rawValue, a.at.milliseconds, a.periodStartDay, a.spentMicros, a.budgetMicros, a.message])
         case .appendLog(let attempt, let offset, let data):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO logs (attempt_id, offset, data) VALUES (?, ?, ?)")
                 .execute(arguments: [attempt.rawValue, offset, Data(data)])
@@ -138,6 +152,7 @@ public final class SQLiteStore: Store {
                     state: try Self.enumValue(row["state"]), registeredAt: Timestamp(milliseconds: row["registered_at"]),
                     tokenHash: row["token_hash"])
                 node.drainDeadline = (row["drain_deadline"] as Int64?).map(Timestamp.init)
+                node.declaredPrices = try (row["declared_prices"] as String?).map { try decoder.decode(Prices.self, from: Data($0.utf8)) }
                 return node
             }
             let lastAttempt = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM attempts") ?? 0
@@ -154,6 +169,7 @@ public final class SQLiteStore: Store {
             for row in try Row.fetchAll(db, sql: "SELECT team, quota FROM quotas") {
                 state.quotas[row["team"]] = try decoder.decode(Quota.self, from: Data((row["quota"] as String).utf8))
             }
+            state.costs = try Self.costHistory(db)
             return state
         }
     }
@@ -213,7 +229,104 @@ public final class SQLiteStore: Store {
         }
     }
 
+    // MARK: - Costs
+
+    private static func costHistory(_ db: Database) throws -> CostHistory {
+        var history = CostHistory()
+        history.lastLedgerID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM ledger") ?? 0
+        let latest = try Int64.fetchOne(db, sql: "SELECT MAX(to_ms) FROM ledger") ?? 0
+        let firstDay = Timestamp(milliseconds: latest).day - CostHistory.daysKept
+        for row in try Row.fetchAll(db, sql: """
+            SELECT team, to_ms / 86400000 AS day, SUM(amount_micros) AS micros FROM ledger WHERE to_ms >= ? GROUP BY team, day
+            """, arguments: [Timestamp.startOf(day: firstDay).milliseconds]) {
+            history.recentSpend.append((team: row["team"], day: row["day"], micros: row["micros"]))
+        }
+        history.reversedLedgerEntries = Set(try Int64.fetchAll(db, sql: "SELECT reverses FROM ledger WHERE reverses IS NOT NULL"))
+        history.alerts = try Row.fetchAll(db, sql: "SELECT * FROM budget_alerts WHERE period_start_day >= ? ORDER BY id",
+                                          arguments: [firstDay - 31]).map(Self.alert)
+        for row in try Row.fetchAll(db, sql: """
+            SELECT job_id, SUM(cost_micros) AS cost FROM attempts WHERE state NOT IN ('succeeded', 'running') GROUP BY job_id
+            """) {
+            history.jobWaste[JobID(row["job_id"])] = row["cost"] ?? 0
+        }
+        return history
+    }
+
+    public func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> [CostLine] {
+        let key = switch grouping {
+        case .team: "l.team"
+        case .job: "l.job_id"
+        case .node: "l.node_id"
+        case .day: "l.to_ms / 86400000"
+        }
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(key) AS key,
+                       SUM(CASE WHEN a.state = 'succeeded' THEN l.amount_micros ELSE 0 END) AS succeeded,
+                       SUM(CASE WHEN a.state IS NULL OR a.state = 'running' THEN l.amount_micros ELSE 0 END) AS running,
+                       SUM(CASE WHEN a.state NOT IN ('succeeded', 'running') THEN l.amount_micros ELSE 0 END) AS wasted,
+                       COUNT(DISTINCT l.attempt_id) AS attempts
+                FROM ledger l LEFT JOIN attempts a ON a.id = l.attempt_id
+                WHERE l.to_ms >= ? AND l.to_ms < ? AND (? IS NULL OR l.team = ?)
+                GROUP BY key ORDER BY key
+                """, arguments: [since.milliseconds, until.milliseconds, team, team]).map { row in
+                let key: String = grouping == .day ? CivilDate(day: row["key"]).description : row["key"]
+                return CostLine(key: key, succeededMicros: row["succeeded"], wastedMicros: row["wasted"],
+                                runningMicros: row["running"], attempts: row["attempts"])
+            }
+        }
+    }
+
+    public func ledger(attempt: AttemptID?, team: String?, after: Int64, limit: Int) async throws -> [LedgerEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM ledger WHERE id > ? AND (? IS NULL OR attempt_id = ?) AND (? IS NULL OR team = ?) ORDER BY id LIMIT ?
+                """, arguments: [after, attempt?.rawValue, attempt?.rawValue, team, team, limit]).map(Self.ledgerEntry)
+        }
+    }
+
+    public func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM ledger WHERE id = ?", arguments: [id]).map(Self.ledgerEntry) }
+    }
+
+    public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM budget_alerts WHERE (? IS NULL OR team = ?) ORDER BY id DESC LIMIT ?",
+                             arguments: [team, team, limit]).reversed().map(Self.alert)
+        }
+    }
+
     // MARK: - Row decoding
+
+    private static func ledgerEntry(_ row: Row) throws -> LedgerEntry {
+        LedgerEntry(id: row["id"], attempt: AttemptID(row["attempt_id"]), team: row["team"], job: JobID(row["job_id"]), node: NodeID(row["node_id"]),
+                    resource: try enumValue(row["resource"]), quantity: row["quantity"], rateMicros: row["rate_micros"],
+                    amountMicros: row["amount_micros"], from: Timestamp(milliseconds: row["from_ms"]), to: Timestamp(milliseconds: row["to_ms"]),
+                    reverses: row["reverses"], note: row["note"])
+    }
+
+    private static func alert(_ row: Row) throws -> BudgetAlert {
+        BudgetAlert(team: row["team"], level: try enumValue(row["level"]), at: Timestamp(milliseconds: row["at"]),
+                    periodStartDay: row["period_start_day"], spentMicros: row["spent_micros"], budgetMicros: row["budget_micros"],
+                    message: row["message"])
+    }
+
+    /// A meter as eight integers: three rates, the segment start, the booked-until instant and
+    /// the three amounts booked in the segment (compact, and cheap on every lease).
+    static func encodeMeter(_ meter: CostMeter) -> String {
+        ([meter.prices.cpuHourMicros, meter.prices.memoryGiBHourMicros, meter.prices.gpuHourMicros,
+          meter.rateSinceMilliseconds, meter.bookedUntilMilliseconds] + meter.bookedInSegment).map(String.init).joined(separator: ",")
+    }
+
+    static func decodeMeter(_ text: String) throws -> CostMeter {
+        let values = text.split(separator: ",").compactMap { Int64($0) }
+        guard values.count == 5 + CostResource.allCases.count else { throw StoreError("malformed cost meter '\(text)' in the attempts table") }
+        var meter = CostMeter(prices: Prices(cpuHourMicros: values[0], memoryGiBHourMicros: values[1], gpuHourMicros: values[2]),
+                              since: Timestamp(milliseconds: values[3]))
+        meter.bookedUntilMilliseconds = values[4]
+        meter.bookedInSegment = Array(values[5...])
+        return meter
+    }
 
     private static func enumValue<T: RawRepresentable>(_ raw: String) throws -> T where T.RawValue == String {
         guard let value = T(rawValue: raw) else { throw StoreError("unknown \(T.self) '\(raw)' in the database; is it from a newer Drover?") }
@@ -225,7 +338,7 @@ public final class SQLiteStore: Store {
     }
 
     private static func attempt(_ row: Row) throws -> AttemptRecord {
-        AttemptRecord(
+        var attempt = AttemptRecord(
             id: AttemptID(row["id"]), task: TaskRef(job: JobID(row["job_id"]), index: row["idx"]), number: row["number"],
             node: NodeID(row["node_id"]), state: try enumValue(row["state"]),
             allocation: Resources(millicores: row["millicores"], memoryBytes: row["memory_bytes"], gpus: row["gpus"]),
@@ -233,6 +346,8 @@ public final class SQLiteStore: Store {
             endedAt: (row["ended_at"] as Int64?).map(Timestamp.init), exitCode: (row["exit_code"] as Int64?).map { Int32($0) },
             signal: (row["signal"] as Int64?).map { Int32($0) }, peakRSSBytes: row["peak_rss_bytes"], costMicros: row["cost_micros"],
             progress: row["progress"], reason: row["reason"])
+        attempt.meter = try (row["meter"] as String?).map(decodeMeter)
+        return attempt
     }
 
     private static func event(_ row: Row) -> Event {

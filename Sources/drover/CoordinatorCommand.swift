@@ -30,6 +30,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.")
     var tlsKey: String?
+    @Option(help: "Currency code of all prices, e.g. USD (default USD).")
+    var currency: String?
+    @Option(help: "Rate card: prices by node label, overriding agents' own (re-read on SIGHUP), e.g. cluster/rates.yaml.")
+    var rates: String?
+    @Option(help: "How often running attempts' cost is booked to the ledger, e.g. 60s (default 60s).")
+    var costInterval: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -51,7 +57,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let config {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw CLIError("cannot read the configuration file \(config)") }
             guard case .object(let fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(config): expected a mapping") }
-            let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes", "tlsCert", "tlsKey", "defaultQuota"]
+            let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes", "tlsCert", "tlsKey", "defaultQuota",
+                              "currency", "rates", "costInterval"]
             if let unknown = fields.keys.first(where: { !known.contains($0) }) {
                 throw CLIError("\(config): unknown field '\(unknown)'; known fields are \(known.sorted().joined(separator: ", "))")
             }
@@ -93,6 +100,19 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         configuration.tlsCertificatePath = try tlsCert ?? fileString("tlsCert")
         configuration.tlsKeyPath = try tlsKey ?? fileString("tlsKey")
+        configuration.currency = try currency ?? fileString("currency") ?? configuration.currency
+        if let path = try rates ?? fileString("rates") {
+            // Relative to the configuration file when it comes from one.
+            if rates == nil, let config, !path.hasPrefix("/") {
+                configuration.ratesFile = URL(fileURLWithPath: config).deletingLastPathComponent().appendingPathComponent(path).path
+            } else {
+                configuration.ratesFile = path
+            }
+        }
+        if let text = try costInterval ?? fileString("costInterval") {
+            guard let ms = Quantity.parseDuration(text), ms >= 100 else { throw CLIError("--cost-interval: '\(text)' is not a duration of at least 100ms, such as 60s") }
+            configuration.costBookingInterval = .milliseconds(ms)
+        }
         guard configuration.leaseTTL > configuration.heartbeatInterval * 2 else {
             throw CLIError("the lease TTL must be more than twice the heartbeat interval, so one lost heartbeat does not kill a node")
         }

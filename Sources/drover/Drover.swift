@@ -10,7 +10,8 @@ struct Drover: AsyncParsableCommand {
         abstract: "A cluster for machine-learning work: training and batch-scoring jobs on many machines.",
         subcommands: [
             CoordinatorCommand.self, AgentCommand.self, SubmitCommand.self, JobsCommand.self, JobCommand.self, LogsCommand.self,
-            WaitCommand.self, NodesCommand.self, NodeCommand.self, QuotaCommand.self, TokenCommand.self, DemoCommand.self,
+            WaitCommand.self, NodesCommand.self, NodeCommand.self, QuotaCommand.self, CostCommand.self, AlertsCommand.self,
+            TokenCommand.self, DemoCommand.self,
         ])
 }
 

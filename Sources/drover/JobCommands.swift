@@ -24,7 +24,11 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option var priority: Int?
     @Option(name: .customLong("constraint")) var constraints: [String] = []
     @Option(name: .customLong("env")) var env: [String] = []
+    @Option(help: "How long one task is expected to run, e.g. 20m: the basis of its cost estimate (default: --timeout).")
+    var expectedDuration: String?
     @Flag(help: "Follow the job; exit 0 only if it succeeded.") var wait = false
+    @Flag(help: "Print the job's cost estimate and whether its team's budget admits it; submit nothing (exit 1 if it would be refused).")
+    var dryRun = false
     @Option var output: OutputFormat = .table
     @Argument(parsing: .postTerminator, help: "The command to run (after --).") var command: [String] = []
 
@@ -32,6 +36,12 @@ struct SubmitCommand: AsyncParsableCommand {
         let spec = try buildSpec()
         _ = try JobSpecParser.parse(spec) // the same validation the coordinator does, before any network trip
         let api = try client.api()
+        if dryRun {
+            let estimate = try await api.estimate(spec)
+            if output == .json { try Output.printJSON(estimate) } else { print(Self.describe(estimate)) }
+            if !estimate.admitted { throw ExitCode(1) }
+            return
+        }
         let job = try await api.submit(spec)
         if output == .json && !wait { try Output.printJSON(job) } else { print(job.id) }
         flushStandardOutput()
@@ -67,6 +77,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if !resources.isEmpty { fields["resources"] = .object(resources) }
         if let maxAttempts { fields["maxAttempts"] = .number(Double(maxAttempts)) }
         if let timeout { fields["timeout"] = .string(timeout) }
+        if let expectedDuration { fields["expectedDuration"] = .string(expectedDuration) }
         if let priority { fields["priority"] = .number(Double(priority)) }
         if !constraints.isEmpty { fields["constraints"] = .array(constraints.map(JSONValue.string)) }
         if !env.isEmpty {
@@ -79,6 +90,23 @@ struct SubmitCommand: AsyncParsableCommand {
             fields["env"] = .object(environment)
         }
         return .object(fields)
+    }
+
+    static func describe(_ e: CostEstimateView) -> String {
+        var lines = ["Job:       \(e.name) (team \(e.team), \(e.tasks) task(s))"]
+        if let total = e.estimate {
+            lines.append("Estimate:  \(Output.money(total)) \(e.currency)" + (e.perTask.map { " (\(Output.money($0)) per task)" } ?? ""))
+        } else {
+            lines.append("Estimate:  unknown")
+        }
+        lines.append("Basis:     \(e.basis)")
+        if let b = e.budget {
+            lines.append("Budget:    \(Output.money(b.spent)) of \(Output.money(b.amount)) \(b.currency) per \(b.period) spent, \(Output.money(b.remaining)) left until \(b.resets)")
+        } else {
+            lines.append("Budget:    none for team \(e.team)")
+        }
+        lines.append(e.admitted ? "Admitted:  yes (nothing was submitted)" : "Admitted:  no: \(e.refusal ?? "refused")")
+        return lines.joined(separator: "\n")
     }
 }
 
@@ -122,7 +150,7 @@ struct JobCommand: AsyncParsableCommand {
             print("Resources: \(Output.resources(job.resources)) per task")
             print("Submitted: \(Output.time(job.submittedAt)) by \(job.submittedBy)   started: \(Output.time(job.startedAt))   ended: \(Output.time(job.endedAt))")
             if let progress = Output.progress(job.progress) { print("Progress:  \(progress)") }
-            print("Cost:      \(Output.money(job.cost))")
+            print("Cost:      \(Output.money(job.cost)) \(job.currency ?? "")" + (job.costWasted.map { $0 > 0 ? " (\(Output.money($0)) on attempts that did not succeed)" : "" } ?? ""))
             let attempts = job.attempts ?? []
             if !attempts.isEmpty {
                 print("\nAttempts (\(attempts.count)):")

@@ -12,8 +12,9 @@ struct NodesCommand: AsyncParsableCommand {
     func run() async throws {
         let nodes = try await client.api().nodes()
         if output == .json { return try Output.printJSON(nodes) }
-        print(Output.table(["ID", "NAME", "STATE", "CAPACITY", "FREE", "TASKS", "LAST HEARTBEAT", "LABELS"], nodes.map { n in
-            [n.id, n.name, n.state, Output.resources(n.capacity), Output.resources(n.free), String(n.runningTasks), Output.time(n.lastHeartbeat),
+        print(Output.table(["ID", "NAME", "STATE", "CAPACITY", "FREE", "TASKS", "RATES (CPU/GIB/GPU-HOUR)", "LAST HEARTBEAT", "LABELS"], nodes.map { n in
+            [n.id, n.name, n.state, Output.resources(n.capacity), Output.resources(n.free), String(n.runningTasks),
+             n.prices.map { "\($0.cpuHour)/\($0.memoryGiBHour)/\($0.gpuHour)" } ?? "-", Output.time(n.lastHeartbeat),
              n.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
         }))
     }
@@ -117,6 +118,9 @@ struct QuotaCommand: AsyncParsableCommand {
         @Option var gpu: Int?
         @Option(help: "Tasks running at once.") var running: Int?
         @Option(help: "Share of contended capacity relative to other teams (default 1).") var weight: Double?
+        @Option(help: "Money the team may spend per calendar period (UTC): AMOUNT/day, /week or /month, e.g. 500/month.") var budget: String?
+        @Option(help: "Percent of the budget at which an alert is raised (default 80).") var budgetSoft: Int?
+        @Flag(help: "At 100 % of the budget also stop running attempts (requeued), not only new leases.") var budgetHardStop = false
         @Option var output: OutputFormat = .table
 
         func run() async throws {
@@ -126,6 +130,16 @@ struct QuotaCommand: AsyncParsableCommand {
             if let gpu { fields["gpu"] = .number(Double(gpu)) }
             if let running { fields["running"] = .number(Double(running)) }
             if let weight { fields["weight"] = .number(weight) }
+            if let budget {
+                let parts = budget.split(separator: "/", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw CLIError("--budget: expected AMOUNT/PERIOD such as 500/month, got '\(budget)'") }
+                var object: [String: JSONValue] = ["amount": .string(parts[0]), "period": .string(parts[1])]
+                if let budgetSoft { object["softPercent"] = .number(Double(budgetSoft)) }
+                if budgetHardStop { object["hardStop"] = .bool(true) }
+                fields["budget"] = .object(object)
+            } else if budgetSoft != nil || budgetHardStop {
+                throw CLIError("--budget-soft and --budget-hard-stop go with --budget AMOUNT/PERIOD")
+            }
             let view = try await client.api().setQuota(team: team, .object(fields))
             if output == .json { return try Output.printJSON(view) }
             print(QuotaCommand.table([view]))
@@ -146,13 +160,16 @@ struct QuotaCommand: AsyncParsableCommand {
 
     static func table(_ views: [QuotaView]) -> String {
         func limit(_ value: String?) -> String { value ?? "∞" }
-        return Output.table(["TEAM", "CPU", "MEMORY", "GPU", "RUNNING", "WEIGHT", "QUEUED TASKS", "QUEUED CPU"], views.map { v in
+        return Output.table(["TEAM", "CPU", "MEMORY", "GPU", "RUNNING", "WEIGHT", "QUEUED TASKS", "QUEUED CPU", "BUDGET"], views.map { v in
             [v.team + (v.isDefault ? " (default)" : ""),
              "\(Quantity.formatCPU(Int64((v.inUse.cpu * 1000).rounded())))/\(limit(v.limit.cpu.map { Quantity.formatCPU(Int64(($0 * 1000).rounded())) }))",
              "\(Quantity.formatSize(v.inUse.memory))/\(limit(v.limit.memory.map(Quantity.formatSize)))",
              "\(v.inUse.gpu)/\(limit(v.limit.gpu.map(String.init)))",
              "\(v.inUse.tasks)/\(limit(v.limit.running.map(String.init)))",
-             String(v.weight), String(v.queued.tasks), Quantity.formatCPU(Int64((v.queued.cpu * 1000).rounded()))]
+             String(v.weight), String(v.queued.tasks), Quantity.formatCPU(Int64((v.queued.cpu * 1000).rounded())),
+             v.budget.map { b in
+                 "\(Output.money(b.spent))/\(Output.money(b.amount)) \(b.currency) per \(b.period)" + (b.spent >= b.amount ? " (exhausted)" : "")
+             } ?? "-"]
         })
     }
 }

@@ -42,6 +42,14 @@ final class ScratchSQLiteStore: Store {
     func log(of attempt: AttemptID, from offset: Int64, maxBytes: Int) async throws -> [UInt8] {
         try await inner.log(of: attempt, from: offset, maxBytes: maxBytes)
     }
+    func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> [CostLine] {
+        try await inner.costReport(by: grouping, since: since, until: until, team: team)
+    }
+    func ledger(attempt: AttemptID?, team: String?, after: Int64, limit: Int) async throws -> [LedgerEntry] {
+        try await inner.ledger(attempt: attempt, team: team, after: after, limit: limit)
+    }
+    func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? { try await inner.ledgerEntry(id) }
+    func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] { try await inner.alerts(team: team, limit: limit) }
 }
 
 let t0 = Timestamp(milliseconds: 1_700_000_000_000)

@@ -1,0 +1,133 @@
+import DroverAPI
+import DroverCore
+import DroverStore
+import Foundation
+
+extension Cluster {
+    // MARK: - Booking and rates
+
+    /// Books the cost of running attempts whose last booking is an interval old. Run by the lease reaper.
+    func bookRunningCosts() async throws {
+        let interval = configuration.costBookingInterval.milliseconds
+        let requeued = try await mutate { state, now throws(ClusterError) in
+            var random = SystemRandomNumberGenerator()
+            let before = state.activeAttempts.count
+            let mutations = state.bookRunningCosts(now: now, intervalMilliseconds: interval, random: &random)
+            return (state.activeAttempts.count < before, mutations)
+        }
+        if requeued { wakeups.wakeAll() } // a hard stop freed capacity for other teams
+    }
+
+    /// Loads the rate card file and applies it to every node from now on.
+    func reloadRates() async throws {
+        guard let path = configuration.ratesFile else { return }
+        let card = try Self.loadRateCard(path: path)
+        let changed = try await mutate { state, now throws(ClusterError) in
+            let mutations = state.applyRateCard(card, by: "coordinator (rates file \(path))", now: now)
+            return (mutations.count, mutations)
+        }
+        logger.notice("rate card loaded", metadata: ["rates.file": "\(path)", "rates.entries": "\(card.entries.count)", "mutations": "\(changed)"])
+    }
+
+    /// Reads and parses a rate card file; errors name the file and the field.
+    public static func loadRateCard(path: String) throws -> RateCard {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read the rates file \(path)") }
+        do {
+            return try RateCardParser.parse(yaml: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ConfigurationError("rates file \(path): \(error)")
+        }
+    }
+
+    // MARK: - Estimates, corrections, reports
+
+    /// What `spec` would cost and whether it would be admitted (`POST /v1/jobs?dryRun=true`).
+    func estimate(_ spec: JobSpec) -> CostEstimateView {
+        let now = clock.now()
+        return state.withLock { state in
+            let estimate = state.estimate(spec, now: now)
+            var refusal: String?
+            do throws(ClusterError) { try state.checkAdmission(spec, now: now) } catch { refusal = error.description }
+            return CostEstimateView(
+                name: spec.name, team: spec.team, tasks: spec.taskCount, estimate: estimate.totalMicros.map(Self.money),
+                perTask: estimate.perTaskMicros.map(Self.money), duration: estimate.durationMilliseconds.map(Quantity.formatDuration),
+                basis: estimate.basis, currency: state.currency, budget: estimate.budget.map { Self.view(of: $0, currency: state.currency) },
+                admitted: refusal == nil, refusal: refusal)
+        }
+    }
+
+    /// Appends a row reversing ledger row `id`.
+    func reverseLedgerEntry(_ id: Int64, reason: String, by actor: String) async throws -> LedgerEntry {
+        guard let entry = try await store.ledgerEntry(id) else { throw APIError.notFound("ledger entry \(id) does not exist") }
+        let finished = try await store.attempt(entry.attempt)
+        return try await mutate { state, now throws(ClusterError) in
+            try state.reverse(entry, finishedAttempt: finished?.state == .running ? nil : finished, reason: reason, by: actor, now: now)
+        }
+    }
+
+    /// Ledger totals over `since..<until`, grouped, with job and node names.
+    func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> CostReportView {
+        let lines = try await store.costReport(by: grouping, since: since, until: until, team: team)
+        let (names, teams, currency) = state.withLock { state -> ([String: String], [String: String], String) in
+            var names: [String: String] = [:]
+            var teams: [String: String] = [:]
+            for line in lines {
+                switch grouping {
+                case .job:
+                    if let id = JobID(line.key), let job = state.jobs[id] {
+                        names[line.key] = job.record.spec.name
+                        teams[line.key] = job.record.spec.team
+                    }
+                case .node:
+                    if let id = NodeID(line.key) { names[line.key] = state.nodes[id]?.record.name }
+                default: break
+                }
+            }
+            return (names, teams, state.currency)
+        }
+        var sum = CostLine(key: "total")
+        for line in lines {
+            sum.succeededMicros += line.succeededMicros
+            sum.wastedMicros += line.wastedMicros
+            sum.runningMicros += line.runningMicros
+            sum.attempts += line.attempts
+        }
+        func view(_ line: CostLine) -> CostLineView {
+            CostLineView(key: line.key, name: names[line.key], team: teams[line.key], succeeded: Self.money(line.succeededMicros),
+                         wasted: Self.money(line.wastedMicros), running: Self.money(line.runningMicros), total: Self.money(line.totalMicros),
+                         attempts: line.attempts)
+        }
+        // Attempts can appear under several days or nodes; the total counts each line's own.
+        return CostReportView(by: grouping.rawValue, since: WireTime.format(milliseconds: since.milliseconds),
+                              until: WireTime.format(milliseconds: until.milliseconds), currency: currency, lines: lines.map(view), total: view(sum))
+    }
+
+    static func view(of status: BudgetStatus, currency: String) -> BudgetView {
+        BudgetView(amount: money(status.budget.amountMicros), period: status.budget.period.rawValue, softPercent: status.budget.softPercent,
+                   hardStop: status.budget.hardStop, spent: money(status.spentMicros), remaining: money(status.remainingMicros),
+                   periodStart: status.periodStart.description, resets: status.resets.description, currency: currency)
+    }
+
+    static func view(of alert: BudgetAlert) -> AlertView {
+        AlertView(team: alert.team, level: alert.level.rawValue, at: WireTime.format(milliseconds: alert.at.milliseconds),
+                  periodStart: CivilDate(day: alert.periodStartDay).description, spent: money(alert.spentMicros), budget: money(alert.budgetMicros),
+                  message: alert.message)
+    }
+
+    static func view(of entry: LedgerEntry) -> LedgerEntryView {
+        let perUnit: Decimal = switch entry.resource {
+        case .cpu: 1000
+        case .memory: Decimal(1 << 30)
+        case .gpu: 1
+        }
+        return LedgerEntryView(
+            id: String(entry.id), attemptId: entry.attempt.description, team: entry.team, jobId: entry.job.description, nodeId: entry.node.description,
+            resource: entry.resource.rawValue, quantity: Decimal(entry.quantity) / perUnit, rate: money(entry.rateMicros), amount: money(entry.amountMicros),
+            from: WireTime.format(milliseconds: entry.from.milliseconds), to: WireTime.format(milliseconds: entry.to.milliseconds),
+            reverses: entry.reverses.map(String.init), note: entry.note)
+    }
+
+    static func view(of prices: Prices) -> PriceRates {
+        PriceRates(cpuHour: money(prices.cpuHourMicros), memoryGiBHour: money(prices.memoryGiBHourMicros), gpuHour: money(prices.gpuHourMicros))
+    }
+}

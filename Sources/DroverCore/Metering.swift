@@ -1,0 +1,275 @@
+/// Rates an administrator sets by node label (`instance=g5.xlarge`), overriding what agents declare.
+public struct RateCard: Hashable, Sendable {
+    public struct Entry: Hashable, Sendable {
+        public var label: String
+        public var value: String
+        public var prices: Prices
+        public init(label: String, value: String, prices: Prices) {
+            (self.label, self.value, self.prices) = (label, value, prices)
+        }
+    }
+
+    /// Checked in order; the first entry whose label matches wins.
+    public var entries: [Entry]
+
+    public init(entries: [Entry] = []) { self.entries = entries }
+
+    /// The prices of a node with `labels` whose agent declared `declared`.
+    public func prices(for labels: [String: String], declared: Prices) -> Prices {
+        entries.first { labels[$0.label] == $0.value }?.prices ?? declared
+    }
+}
+
+/// What the store keeps of costs that the in-memory state needs back after a restart.
+public struct CostHistory: Sendable {
+    /// Spend per team and UTC day, for the days budgets can still look at.
+    public var recentSpend: [(team: String, day: Int64, micros: Int64)]
+    /// Alerts raised in those days.
+    public var alerts: [BudgetAlert]
+    public var lastLedgerID: Int64
+    public var reversedLedgerEntries: Set<Int64>
+    /// Per job, the cost of attempts that ended other than succeeded.
+    public var jobWaste: [JobID: Int64]
+
+    public init(recentSpend: [(team: String, day: Int64, micros: Int64)] = [], alerts: [BudgetAlert] = [], lastLedgerID: Int64 = 0,
+                reversedLedgerEntries: Set<Int64> = [], jobWaste: [JobID: Int64] = [:]) {
+        self.recentSpend = recentSpend
+        self.alerts = alerts
+        self.lastLedgerID = lastLedgerID
+        self.reversedLedgerEntries = reversedLedgerEntries
+        self.jobWaste = jobWaste
+    }
+
+    /// Budgets look back at most a month; this many days of spend are kept in memory.
+    public static let daysKept: Int64 = 40
+}
+
+struct AlertKey: Hashable, Sendable {
+    var team: String
+    var level: BudgetAlert.Level
+    var periodStartDay: Int64
+}
+
+/// What a job would cost, and whether the team's budget admits it.
+public struct CostEstimate: Hashable, Sendable {
+    /// Whole job; nil when neither `expectedDuration` nor `timeout` is given, or no node could run it.
+    public var totalMicros: Int64?
+    public var perTaskMicros: Int64?
+    public var durationMilliseconds: Int64?
+    /// How the figure was reached, in words.
+    public var basis: String
+    public var budget: BudgetStatus?
+}
+
+extension ClusterState {
+    // MARK: - Booking
+
+    /// Books `attempt`'s cost from its meter's last booking up to `now`: one ledger row per
+    /// priced resource it holds. Returns the micro-units booked.
+    @discardableResult
+    mutating func book(_ attempt: inout AttemptRecord, until now: Timestamp, into mutations: inout [Mutation]) -> Int64 {
+        guard var meter = attempt.meter, now.milliseconds > meter.bookedUntilMilliseconds else { return 0 }
+        let team = jobs[attempt.task.job]?.record.spec.team ?? ""
+        var total: Int64 = 0
+        for (position, resource) in CostResource.allCases.enumerated() {
+            let quantity = resource.quantity(in: attempt.allocation)
+            let rate = meter.prices.rateMicros(of: resource)
+            // A resource not held or not priced costs nothing and writes no row.
+            guard quantity > 0, rate > 0 else { continue }
+            let cumulative = CostMath.micros(resource, quantity: quantity, rateMicros: rate, milliseconds: now.milliseconds(since: meter.rateSince))
+            let amount = cumulative - meter.bookedInSegment[position]
+            meter.bookedInSegment[position] = cumulative
+            lastLedgerID += 1
+            mutations.append(.appendLedger(LedgerEntry(
+                id: lastLedgerID, attempt: attempt.id, team: team, job: attempt.task.job, node: attempt.node, resource: resource,
+                quantity: quantity, rateMicros: rate, amountMicros: amount, from: meter.bookedUntil, to: now)))
+            total += amount
+        }
+        meter.bookedUntilMilliseconds = now.milliseconds
+        attempt.meter = meter
+        attempt.costMicros = (attempt.costMicros ?? 0) + total
+        if total != 0 {
+            jobs[attempt.task.job]?.costMicros += total
+            addSpend(total, team: team, day: now.day)
+        }
+        return total
+    }
+
+    mutating func addSpend(_ micros: Int64, team: String, day: Int64) {
+        var days = dailySpend[team] ?? [:]
+        if days[day] == nil, days.count >= Int(CostHistory.daysKept) {
+            days = days.filter { $0.key > day - CostHistory.daysKept }
+        }
+        days[day, default: 0] += micros
+        dailySpend[team] = days
+    }
+
+    /// Books every running attempt whose last booking is at least `intervalMilliseconds` old,
+    /// so running spend is visible and budgets see it, then enforces the budgets that grew.
+    public mutating func bookRunningCosts(now: Timestamp, intervalMilliseconds: Int64, random: inout some RandomNumberGenerator) -> [Mutation] {
+        var mutations: [Mutation] = []
+        var teams: Set<String> = []
+        let due = activeAttempts.values.filter { ($0.meter.map { now.milliseconds(since: $0.bookedUntil) } ?? 0) >= intervalMilliseconds }
+        for var attempt in due.sorted(by: { $0.id < $1.id }) {
+            if book(&attempt, until: now, into: &mutations) != 0, let team = jobs[attempt.task.job]?.record.spec.team { teams.insert(team) }
+            activeAttempts[attempt.id] = attempt
+            mutations.append(.putAttempt(attempt))
+        }
+        for team in teams.sorted() { enforceBudget(team: team, now: now, random: &random, into: &mutations) }
+        return mutations
+    }
+
+    /// Changes the rates of a node from `now` on. Running attempts are booked up to now at the
+    /// old rates and continue at the new ones; the ledger shows which rate each row used.
+    public mutating func setPrices(_ prices: Prices, of id: NodeID, by actor: String, now: Timestamp) -> [Mutation] {
+        guard var node = nodes[id], node.record.prices != prices else { return [] }
+        var mutations: [Mutation] = []
+        for attemptID in node.active.sorted() {
+            guard var attempt = activeAttempts[attemptID] else { continue }
+            book(&attempt, until: now, into: &mutations)
+            attempt.meter = CostMeter(prices: prices, since: now)
+            activeAttempts[attemptID] = attempt
+            mutations.append(.putAttempt(attempt))
+        }
+        let old = node.record.prices
+        node.record.prices = prices
+        nodes[id] = node
+        mutations.append(.putNode(node.record))
+        mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: nil, to: "rates changed",
+                                            reason: "rates \(describe(old)) -> \(describe(prices))", actor: actor)))
+        return mutations
+    }
+
+    /// Applies a new rate card to every node: nodes whose rates change get them from `now` on.
+    public mutating func applyRateCard(_ card: RateCard, by actor: String, now: Timestamp) -> [Mutation] {
+        rateCard = card
+        var mutations: [Mutation] = []
+        for id in nodes.keys.sorted() {
+            let record = nodes[id]!.record
+            mutations += setPrices(card.prices(for: record.labels, declared: record.declaredPrices ?? record.prices), of: id, by: actor, now: now)
+        }
+        return mutations
+    }
+
+    /// `0.048 USD/cpu-hour, 0.006 USD/GiB-hour, 0 USD/gpu-hour`.
+    public func describe(_ prices: Prices) -> String {
+        CostResource.allCases.map { "\(Money.exact(prices.rateMicros(of: $0))) \(currency)/\($0.rateUnit)" }.joined(separator: ", ")
+    }
+
+    // MARK: - Budgets
+
+    /// Where `team` stands against its budget in the period containing `now`; nil without a budget.
+    public func budgetStatus(of team: String, now: Timestamp) -> BudgetStatus? {
+        guard let budget = quota(of: team).budget else { return nil }
+        let today = now.day
+        let first = budget.period.firstDay(containing: today)
+        let spent = (dailySpend[team] ?? [:]).reduce(Int64(0)) { $1.key >= first && $1.key <= today ? $0 + $1.value : $0 }
+        return BudgetStatus(budget: budget, spentMicros: spent, periodStart: CivilDate(day: first),
+                            resets: CivilDate(day: budget.period.nextFirstDay(after: today)))
+    }
+
+    /// `412.50 of 500.00 USD per month spent`.
+    public func describe(_ status: BudgetStatus) -> String {
+        "\(Money.format(status.spentMicros)) of \(Money.format(status.budget.amountMicros)) \(currency) per \(status.budget.period.rawValue) spent"
+    }
+
+    /// Raises the team's budget alerts it has reached (once per period each) and, at 100 % with
+    /// a hard stop, requeues its running attempts.
+    mutating func enforceBudget(team: String, now: Timestamp, random: inout some RandomNumberGenerator, into mutations: inout [Mutation]) {
+        guard let status = budgetStatus(of: team, now: now) else { return }
+        let period = status.periodStart.daysSinceEpoch
+        func raise(_ level: BudgetAlert.Level, _ message: String) {
+            guard raisedAlerts.insert(AlertKey(team: team, level: level, periodStartDay: period)).inserted else { return }
+            mutations.append(.appendAlert(BudgetAlert(team: team, level: level, at: now, periodStartDay: period, spentMicros: status.spentMicros,
+                                                      budgetMicros: status.budget.amountMicros, message: message)))
+            mutations.append(.appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "budget \(level.rawValue)",
+                                                reason: message, actor: "coordinator")))
+        }
+        if status.spentMicros >= status.budget.softMicros {
+            raise(.soft, "team \(team) reached \(status.budget.softPercent) % of its budget: \(describe(status))")
+        }
+        guard status.exhausted else { return }
+        let consequence = status.budget.hardStop ? "new leases stop and running attempts are requeued" : "new leases stop; running attempts finish"
+        raise(.exhausted, "team \(team) exhausted its budget: \(describe(status)); \(consequence) until \(status.resets)")
+        guard status.budget.hardStop else { return }
+        let running = activeAttempts.values.filter { jobs[$0.task.job]?.record.spec.team == team }.map(\.id).sorted()
+        for id in running {
+            endAttempt(id, outcome: .preempted, report: nil, reason: "team \(team)'s budget is exhausted (hard stop)", actor: "coordinator",
+                       now: now, random: &random, into: &mutations, requeueFree: true, checkBudget: false)
+        }
+    }
+
+    // MARK: - Estimates and admission
+
+    /// What `spec` would cost: each task's resources at the cheapest rate of a node that could
+    /// run it, for `expectedDuration` or else `timeout`, times the task count.
+    public func estimate(_ spec: JobSpec, now: Timestamp) -> CostEstimate {
+        let budget = budgetStatus(of: spec.team, now: now)
+        guard let duration = spec.expectedDurationMilliseconds ?? spec.timeoutMilliseconds else {
+            return CostEstimate(basis: "no estimate: the job gives neither expectedDuration nor timeout", budget: budget)
+        }
+        let candidates = nodes.values.filter { node in
+            node.record.state != .down && spec.resources.fits(in: node.record.capacity)
+                && spec.constraints.allSatisfy { $0.matches(node.record.labels) }
+        }
+        let priced = candidates.map { (node: $0.record, cost: $0.record.prices.cost(of: spec.resources, milliseconds: duration)) }
+        guard let cheapest = priced.min(by: { ($0.cost, $0.node.id) < ($1.cost, $1.node.id) }) else {
+            return CostEstimate(durationMilliseconds: duration, basis: "no estimate: no node could run the job's tasks", budget: budget)
+        }
+        let total = Int64(clamping: Int128(cheapest.cost) * Int128(spec.taskCount))
+        let which = spec.expectedDurationMilliseconds != nil ? "expectedDuration" : "timeout"
+        return CostEstimate(
+            totalMicros: total, perTaskMicros: cheapest.cost, durationMilliseconds: duration,
+            basis: "\(spec.taskCount) task(s) × \(spec.resources) × \(Quantity.formatDuration(duration)) (\(which)) at the rates of \(cheapest.node.name), the cheapest node that can run it",
+            budget: budget)
+    }
+
+    /// Why the team's budget refuses a job with this estimate, or nil if it admits it: the budget
+    /// is spent, or the estimate is larger than what is left of it.
+    public func budgetRefusal(team: String, estimate: CostEstimate) -> String? {
+        guard let status = estimate.budget else { return nil }
+        let left = "\(Money.format(max(0, status.remainingMicros))) \(currency) left until \(status.resets)"
+        let cost = estimate.totalMicros.map { "\(Money.format($0)) \(currency) (\(estimate.basis))" } ?? "unknown (\(estimate.basis))"
+        if status.exhausted {
+            return "team \(team) has exhausted its budget (\(describe(status))); \(left); this job's estimated cost is \(cost)"
+        }
+        if let total = estimate.totalMicros, total > status.remainingMicros {
+            return "this job's estimated cost \(cost) is more than what is left of team \(team)'s budget: \(left) (\(describe(status)))"
+        }
+        return nil
+    }
+
+    // MARK: - Corrections
+
+    /// Appends a row that cancels ledger row `entry` (found in the store). `attempt` is the
+    /// attempt's stored record when it has ended; its cost and the job's totals are corrected.
+    public mutating func reverse(_ entry: LedgerEntry, finishedAttempt: AttemptRecord?, reason: String, by actor: String,
+                                 now: Timestamp) throws(ClusterError) -> (LedgerEntry, [Mutation]) {
+        guard entry.reverses == nil else { throw .conflict("ledger entry \(entry.id) is itself a reversal (of entry \(entry.reverses!)); it cannot be reversed") }
+        guard !reversedLedgerEntries.contains(entry.id) else { throw .conflict("ledger entry \(entry.id) has already been reversed") }
+        var mutations: [Mutation] = []
+        lastLedgerID += 1
+        var reversal = entry
+        reversal.id = lastLedgerID
+        reversal.amountMicros = -entry.amountMicros
+        reversal.reverses = entry.id
+        reversal.note = "\(reason) (by \(actor))"
+        reversedLedgerEntries.insert(entry.id)
+        mutations.append(.appendLedger(reversal))
+        if var attempt = activeAttempts[entry.attempt] {
+            attempt.costMicros = (attempt.costMicros ?? 0) - entry.amountMicros
+            activeAttempts[entry.attempt] = attempt
+            mutations.append(.putAttempt(attempt))
+        } else if var attempt = finishedAttempt {
+            attempt.costMicros = (attempt.costMicros ?? 0) - entry.amountMicros
+            mutations.append(.putAttempt(attempt))
+            if attempt.state != .succeeded { jobs[entry.job]?.wastedMicros -= entry.amountMicros }
+        }
+        jobs[entry.job]?.costMicros -= entry.amountMicros
+        addSpend(-entry.amountMicros, team: entry.team, day: entry.to.day)
+        mutations.append(.appendEvent(Event(subject: "attempt/\(entry.attempt)", job: entry.job, at: now, from: nil, to: "cost corrected",
+                                            reason: "ledger entry \(entry.id) (\(Money.exact(entry.amountMicros)) \(currency)) reversed by entry \(reversal.id): \(reason)",
+                                            actor: actor)))
+        return (reversal, mutations)
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import DroverAPI
+import DroverClient
+import DroverCore
+import Foundation
+
+struct CostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cost", abstract: "Cost reports over the append-only ledger, its rows, and corrections.",
+        subcommands: [Report.self, Ledger.self, Reverse.self], defaultSubcommand: Report.self)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "report", abstract: "Spend by team, job, node or day: succeeded vs. wasted (failed, lost, timed out, preempted, cancelled).",
+            discussion: "Rows count by when they were booked. --since and --until take a date (2026-11-01, UTC; --until includes that day) or an RFC 3339 time.")
+        @OptionGroup var client: ClientOptions
+        @Option(help: "team, job, node or day.") var by: String = "team"
+        @Option(help: "From this date or time on.") var since: String?
+        @Option(help: "Up to this date (included) or time.") var until: String?
+        @Option(help: "One team only (admins; a team token sees its own team only).") var team: String?
+        @Option var output: Format = .table
+
+        func run() async throws {
+            let report = try await client.api().cost(by: by, since: since, until: until, team: team)
+            switch output {
+            case .json: try Output.printJSON(report)
+            case .csv: print(CostCommand.csv(report))
+            case .table: print(CostCommand.table(report))
+            }
+        }
+    }
+
+    struct Ledger: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ledger rows, oldest first: what each resource of each attempt cost, at which rate.")
+        @OptionGroup var client: ClientOptions
+        @Option(help: "Rows of one attempt.") var attempt: String?
+        @Option var team: String?
+        @Option(help: "Rows after this id.") var after: Int64 = 0
+        @Option var limit: Int = 1000
+        @Option var output: OutputFormat = .table
+
+        func run() async throws {
+            let rows = try await client.api().ledger(attempt: attempt, team: team, after: after, limit: limit)
+            if output == .json { return try Output.printJSON(rows) }
+            print(Output.table(["ID", "ATTEMPT", "TEAM", "JOB", "NODE", "RESOURCE", "QUANTITY", "RATE", "AMOUNT", "FROM", "TO", "NOTE"], rows.map { r in
+                [r.id, r.attemptId, r.team, r.jobId, r.nodeId, r.resource, "\(r.quantity)", "\(r.rate)", "\(r.amount)", Output.time(r.from), Output.time(r.to),
+                 r.reverses.map { "reverses \($0): \(r.note ?? "")" } ?? ""]
+            }))
+        }
+    }
+
+    struct Reverse: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct the ledger (admin): append a row cancelling row ID; nothing is deleted.")
+        @OptionGroup var client: ClientOptions
+        @Argument var id: String
+        @Option(help: "Why, for the audit trail.") var reason: String
+
+        func run() async throws {
+            let row = try await client.api().reverseLedgerEntry(id, reason: reason)
+            print("ledger entry \(row.id) reverses entry \(row.reverses ?? id): \(row.amount)")
+        }
+    }
+
+    static func table(_ report: CostReportView) -> String {
+        let keyHeader = report.by.uppercased()
+        let named = report.by == "job" || report.by == "node"
+        var header = [keyHeader] + (named ? ["NAME"] : []) + (report.by == "job" ? ["TEAM"] : [])
+        header += ["SUCCEEDED", "WASTED", "RUNNING", "TOTAL", "ATTEMPTS"]
+        func row(_ l: CostLineView) -> [String] {
+            [l.key] + (named ? [l.name ?? "-"] : []) + (report.by == "job" ? [l.team ?? "-"] : [])
+                + [Output.money(l.succeeded), Output.money(l.wasted), Output.money(l.running), Output.money(l.total), String(l.attempts)]
+        }
+        var total = row(report.total)
+        total[0] = "TOTAL"
+        return "Cost in \(report.currency), booked \(Output.time(report.since)) to \(Output.time(report.until))\n"
+            + Output.table(header, report.lines.map(row) + [total])
+    }
+
+    /// Exact amounts, one line per group, with a header; fields are quoted when needed.
+    static func csv(_ report: CostReportView) -> String {
+        func field(_ text: String) -> String {
+            text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        }
+        var lines = ["\(report.by),name,team,succeeded,wasted,running,total,attempts,currency"]
+        for l in report.lines {
+            lines.append([l.key, l.name ?? "", l.team ?? "", "\(l.succeeded)", "\(l.wasted)", "\(l.running)", "\(l.total)", String(l.attempts), report.currency]
+                .map(field).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct AlertsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "alerts", abstract: "Budget alerts: soft threshold reached, budget exhausted.")
+    @OptionGroup var client: ClientOptions
+    @Option var team: String?
+    @Option var limit: Int = 100
+    @Option var output: OutputFormat = .table
+
+    func run() async throws {
+        let alerts = try await client.api().alerts(team: team, limit: limit)
+        if output == .json { return try Output.printJSON(alerts) }
+        print(Output.table(["AT", "TEAM", "LEVEL", "SPENT", "BUDGET", "MESSAGE"], alerts.map {
+            [Output.time($0.at), $0.team, $0.level, Output.money($0.spent), Output.money($0.budget), $0.message]
+        }))
+    }
+}
