@@ -164,7 +164,7 @@ struct LeaseReaper: Service {
     let logger: Logger
 
     func run() async throws {
-        let period = min(Duration.seconds(1), cluster.configuration.leaseTTL / 4)
+        let period = min(Duration.seconds(1), cluster.configuration.leaseTTL / 4, cluster.configuration.costBookingInterval)
         var lastTick = ContinuousClock.now
         while !Task.isCancelledOrShuttingDown {
             try? await Task.sleep(for: period)

@@ -1,6 +1,6 @@
 // The OpenAPI 3.1 document of the HTTP API, served at /v1/openapi.json. It is a copy of
 // docs/openapi.json (a test checks that the two agree and that it lists exactly the routes
-// the server registers): edit both together.
+// the server registers): edit docs/openapi.json, then run scripts/sync-openapi.
 enum OpenAPIDocument {
     static let json = #"""
 {
@@ -351,6 +351,10 @@ enum OpenAPIDocument {
                 }
               }
             ]
+          },
+          "expectedDuration": {
+            "type": "string",
+            "description": "How long one task is expected to run (30s, 20m, 2h), for cost estimates; default: timeout"
           }
         }
       },
@@ -558,6 +562,13 @@ enum OpenAPIDocument {
           },
           "eventsTotal": {
             "type": "integer"
+          },
+          "costWasted": {
+            "type": "number",
+            "description": "Part of cost spent on attempts that did not succeed"
+          },
+          "currency": {
+            "type": "string"
           }
         }
       },
@@ -627,6 +638,9 @@ enum OpenAPIDocument {
           "drainDeadline": {
             "type": "string",
             "format": "date-time"
+          },
+          "prices": {
+            "$ref": "#/components/schemas/Prices"
           }
         }
       },
@@ -1061,7 +1075,7 @@ enum OpenAPIDocument {
       "QuotaRequest": {
         "type": "object",
         "additionalProperties": false,
-        "description": "Absent limits are unlimited",
+        "description": "Absent limits are unlimited; budget is money per calendar period (UTC)",
         "properties": {
           "cpu": {
             "oneOf": [
@@ -1097,6 +1111,51 @@ enum OpenAPIDocument {
             "type": "number",
             "exclusiveMinimum": 0,
             "maximum": 1000
+          },
+          "budget": {
+            "oneOf": [
+              {
+                "type": "string",
+                "description": "AMOUNT/PERIOD, e.g. 500/month"
+              },
+              {
+                "type": "object",
+                "additionalProperties": false,
+                "required": [
+                  "amount",
+                  "period"
+                ],
+                "properties": {
+                  "amount": {
+                    "oneOf": [
+                      {
+                        "type": "number",
+                        "minimum": 0
+                      },
+                      {
+                        "type": "string"
+                      }
+                    ]
+                  },
+                  "period": {
+                    "type": "string",
+                    "enum": [
+                      "day",
+                      "week",
+                      "month"
+                    ]
+                  },
+                  "softPercent": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 100
+                  },
+                  "hardStop": {
+                    "type": "boolean"
+                  }
+                }
+              }
+            ]
           }
         }
       },
@@ -1165,6 +1224,317 @@ enum OpenAPIDocument {
           },
           "queued": {
             "$ref": "#/components/schemas/QuotaAmounts"
+          },
+          "budget": {
+            "$ref": "#/components/schemas/Budget"
+          }
+        }
+      },
+      "Budget": {
+        "type": "object",
+        "required": [
+          "amount",
+          "period",
+          "softPercent",
+          "hardStop",
+          "spent",
+          "remaining",
+          "periodStart",
+          "resets",
+          "currency"
+        ],
+        "properties": {
+          "amount": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "period": {
+            "type": "string",
+            "enum": [
+              "day",
+              "week",
+              "month"
+            ]
+          },
+          "softPercent": {
+            "type": "integer"
+          },
+          "hardStop": {
+            "type": "boolean"
+          },
+          "spent": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "remaining": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "periodStart": {
+            "type": "string",
+            "format": "date"
+          },
+          "resets": {
+            "type": "string",
+            "format": "date"
+          },
+          "currency": {
+            "type": "string"
+          }
+        }
+      },
+      "CostLine": {
+        "type": "object",
+        "required": [
+          "key",
+          "succeeded",
+          "wasted",
+          "running",
+          "total",
+          "attempts"
+        ],
+        "properties": {
+          "key": {
+            "type": "string",
+            "description": "Team, job id, node id or day; `total` for the sum"
+          },
+          "name": {
+            "type": "string"
+          },
+          "team": {
+            "type": "string"
+          },
+          "succeeded": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "wasted": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "running": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "total": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "attempts": {
+            "type": "integer"
+          }
+        }
+      },
+      "CostReport": {
+        "type": "object",
+        "required": [
+          "by",
+          "since",
+          "until",
+          "currency",
+          "lines",
+          "total"
+        ],
+        "properties": {
+          "by": {
+            "type": "string",
+            "enum": [
+              "team",
+              "job",
+              "node",
+              "day"
+            ]
+          },
+          "since": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "until": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "lines": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/CostLine"
+            }
+          },
+          "total": {
+            "$ref": "#/components/schemas/CostLine"
+          }
+        }
+      },
+      "CostEstimate": {
+        "type": "object",
+        "required": [
+          "name",
+          "team",
+          "tasks",
+          "basis",
+          "currency",
+          "admitted"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "team": {
+            "type": "string"
+          },
+          "tasks": {
+            "type": "integer"
+          },
+          "estimate": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "perTask": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "duration": {
+            "type": "string"
+          },
+          "basis": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "budget": {
+            "$ref": "#/components/schemas/Budget"
+          },
+          "admitted": {
+            "type": "boolean"
+          },
+          "refusal": {
+            "type": "string"
+          }
+        }
+      },
+      "Alert": {
+        "type": "object",
+        "required": [
+          "team",
+          "level",
+          "at",
+          "periodStart",
+          "spent",
+          "budget",
+          "message"
+        ],
+        "properties": {
+          "team": {
+            "type": "string"
+          },
+          "level": {
+            "type": "string",
+            "enum": [
+              "soft",
+              "exhausted"
+            ]
+          },
+          "at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "periodStart": {
+            "type": "string",
+            "format": "date"
+          },
+          "spent": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "budget": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "message": {
+            "type": "string"
+          }
+        }
+      },
+      "LedgerEntry": {
+        "type": "object",
+        "required": [
+          "id",
+          "attemptId",
+          "team",
+          "jobId",
+          "nodeId",
+          "resource",
+          "quantity",
+          "rate",
+          "amount",
+          "from",
+          "to"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "attemptId": {
+            "type": "string"
+          },
+          "team": {
+            "type": "string"
+          },
+          "jobId": {
+            "type": "string"
+          },
+          "nodeId": {
+            "type": "string"
+          },
+          "resource": {
+            "type": "string",
+            "enum": [
+              "cpu",
+              "memory",
+              "gpu"
+            ]
+          },
+          "quantity": {
+            "type": "number",
+            "description": "Cores, GiB or GPUs"
+          },
+          "rate": {
+            "type": "number",
+            "description": "Per cpu-hour, GiB-hour or gpu-hour"
+          },
+          "amount": {
+            "type": "number",
+            "description": "An amount in the cluster's currency (exact, up to 6 decimals)"
+          },
+          "from": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "to": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "reverses": {
+            "type": "string"
+          },
+          "note": {
+            "type": "string"
+          }
+        }
+      },
+      "LedgerReverseRequest": {
+        "type": "object",
+        "required": [
+          "reason"
+        ],
+        "properties": {
+          "reason": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 1000
           }
         }
       }
@@ -1422,6 +1792,78 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/v1/alerts": {
+      "get": {
+        "summary": "Budget alerts, oldest first",
+        "operationId": "listAlerts",
+        "parameters": [
+          {
+            "name": "team",
+            "in": "query",
+            "required": false,
+            "description": "One team (team tokens: their own only)",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 10000
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/Alert"
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Bad input; `field` names what is wrong",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing, forged or revoked token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's role may not do this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/v1/attempts/{id}/logs": {
       "post": {
         "summary": "Append output of a leased attempt at `offset` (agent)",
@@ -1601,9 +2043,101 @@ enum OpenAPIDocument {
         ]
       }
     },
+    "/v1/cost": {
+      "get": {
+        "summary": "Ledger totals grouped by team, job, node or day: succeeded, wasted and running spend",
+        "operationId": "costReport",
+        "parameters": [
+          {
+            "name": "by",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "team",
+                "job",
+                "node",
+                "day"
+              ]
+            }
+          },
+          {
+            "name": "since",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "description": "A date (2026-11-26, UTC midnight) or an RFC 3339 time"
+            }
+          },
+          {
+            "name": "until",
+            "in": "query",
+            "required": false,
+            "description": "A date includes that whole day",
+            "schema": {
+              "type": "string",
+              "description": "A date (2026-11-26, UTC midnight) or an RFC 3339 time"
+            }
+          },
+          {
+            "name": "team",
+            "in": "query",
+            "required": false,
+            "description": "One team (team tokens: their own only)",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CostReport"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Bad input; `field` names what is wrong",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing, forged or revoked token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's role may not do this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/v1/jobs": {
       "post": {
-        "summary": "Submit a job (admin, or a submitter of the job's team)",
+        "summary": "Submit a job (admin, or a submitter of the job's team); with dryRun=true, estimate its cost instead",
         "operationId": "submitJob",
         "responses": {
           "201": {
@@ -1665,6 +2199,26 @@ enum OpenAPIDocument {
                 }
               }
             }
+          },
+          "200": {
+            "description": "dryRun=true: the estimate; nothing was stored",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CostEstimate"
+                }
+              }
+            }
+          },
+          "402": {
+            "description": "The team's budget is exhausted, or the job's estimate is more than what is left (the detail gives both)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         },
         "requestBody": {
@@ -1676,7 +2230,22 @@ enum OpenAPIDocument {
               }
             }
           }
-        }
+        },
+        "parameters": [
+          {
+            "name": "dryRun",
+            "in": "query",
+            "required": false,
+            "description": "true: answer the cost estimate and whether the job would be admitted; store nothing",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "true",
+                "false"
+              ]
+            }
+          }
+        ]
       },
       "get": {
         "summary": "List jobs, newest first (team tokens see their team's only)",
@@ -2040,6 +2609,195 @@ enum OpenAPIDocument {
             }
           }
         ]
+      }
+    },
+    "/v1/ledger": {
+      "get": {
+        "summary": "Cost ledger rows, oldest first",
+        "operationId": "listLedger",
+        "parameters": [
+          {
+            "name": "attempt",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1
+            }
+          },
+          {
+            "name": "team",
+            "in": "query",
+            "required": false,
+            "description": "One team (team tokens: their own only)",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "after",
+            "in": "query",
+            "required": false,
+            "description": "Rows after this id",
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100000
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/LedgerEntry"
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Bad input; `field` names what is wrong",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing, forged or revoked token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's role may not do this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/ledger/{id}/reverse": {
+      "post": {
+        "summary": "Correct the ledger (admin): append a row cancelling row id",
+        "operationId": "reverseLedgerEntry",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/LedgerReverseRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "The reversing row",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LedgerEntry"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Bad input; `field` names what is wrong",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing, forged or revoked token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's role may not do this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such ledger entry",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "Already reversed, or itself a reversal",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "Request body over the limit",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
       }
     },
     "/v1/nodes": {

@@ -270,7 +270,11 @@ public final class SQLiteStore: Store {
                 WHERE l.to_ms >= ? AND l.to_ms < ? AND (? IS NULL OR l.team = ?)
                 GROUP BY key ORDER BY key
                 """, arguments: [since.milliseconds, until.milliseconds, team, team]).map { row in
-                let key: String = grouping == .day ? CivilDate(day: row["key"]).description : row["key"]
+                let key: String = switch grouping {
+                case .team: row["key"]
+                case .job, .node: String(row["key"] as Int64)
+                case .day: CivilDate(day: row["key"]).description
+                }
                 return CostLine(key: key, succeededMicros: row["succeeded"], wastedMicros: row["wasted"],
                                 runningMicros: row["running"], attempts: row["attempts"])
             }

@@ -28,8 +28,12 @@ public final class TestCluster: Sendable {
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/.build/debug/drover"
     }()
 
-    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false) throws {
+    /// More flags for every start of the coordinator (e.g. `--cost-interval 500ms`).
+    public let coordinatorArguments: [String]
+
+    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false, coordinatorArguments: [String] = []) throws {
         directory = NSTemporaryDirectory() + "drover-test-\(UUID().uuidString.prefix(8))"
+        self.coordinatorArguments = coordinatorArguments
         self.heartbeat = heartbeat
         self.leaseTTL = leaseTTL
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -51,8 +55,8 @@ public final class TestCluster: Sendable {
 
     /// Starts a coordinator and `agents` agents; returns when the agents have registered.
     public static func start(agents: Int = 2, cpu: Double = 4, heartbeat: String = "300ms", leaseTTL: String = "3s",
-                             agentArguments: [String] = [], tls: Bool = false) async throws -> TestCluster {
-        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls)
+                             agentArguments: [String] = [], tls: Bool = false, coordinatorArguments: [String] = []) async throws -> TestCluster {
+        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls, coordinatorArguments: coordinatorArguments)
         try await cluster.startCoordinator()
         for index in 1...max(1, agents) where agents > 0 {
             try cluster.startAgent(name: "agent-\(index)", arguments: ["--cpu", String(cpu), "--memory", "8GiB", "--gpu", "0"] + agentArguments)
@@ -75,7 +79,7 @@ public final class TestCluster: Sendable {
         let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         let process = try spawn(["coordinator", "--listen", "127.0.0.1:\(port)", "--data", directory + "/data", "--admin-token", adminToken,
                                  "--join-token", joinToken, "--heartbeat-interval", heartbeat, "--lease-ttl", leaseTTL]
-                                + (caCertificate.map { ["--tls-cert", $0, "--tls-key", directory + "/key.pem"] } ?? []), log: log)
+                                + (caCertificate.map { ["--tls-cert", $0, "--tls-key", directory + "/key.pem"] } ?? []) + coordinatorArguments, log: log)
         processes.withLock { $0.coordinator = process }
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {

@@ -83,10 +83,14 @@ struct CostCommand: AsyncParsableCommand {
         func field(_ text: String) -> String {
             text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
-        var lines = ["\(report.by),name,team,succeeded,wasted,running,total,attempts,currency"]
+        let named = report.by == "job" || report.by == "node"
+        let header = [report.by] + (named ? ["name"] : []) + (report.by == "job" ? ["team"] : [])
+            + ["succeeded", "wasted", "running", "total", "attempts", "currency"]
+        var lines = [header.joined(separator: ",")]
         for l in report.lines {
-            lines.append([l.key, l.name ?? "", l.team ?? "", "\(l.succeeded)", "\(l.wasted)", "\(l.running)", "\(l.total)", String(l.attempts), report.currency]
-                .map(field).joined(separator: ","))
+            let cells = [l.key] + (named ? [l.name ?? ""] : []) + (report.by == "job" ? [l.team ?? ""] : [])
+                + ["\(l.succeeded)", "\(l.wasted)", "\(l.running)", "\(l.total)", String(l.attempts), report.currency]
+            lines.append(cells.map(field).joined(separator: ","))
         }
         return lines.joined(separator: "\n")
     }

@@ -28,11 +28,14 @@ enum Output {
         return date.formatted(Date.ISO8601FormatStyle(timeZone: .current).year().month().day().time(includingFractionalSeconds: false).dateTimeSeparator(.space))
     }
 
+    /// An amount with 2 to 4 decimals: `0.00`, `0.10`, `0.0045`, `12.3457`.
     static func money(_ value: Decimal) -> String {
-        var value = value
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &value, 4, .plain)
-        return "\(rounded)"
+        var scaled = value * 1_000_000
+        var micros = Decimal()
+        NSDecimalRound(&micros, &scaled, 0, .plain)
+        var text = Money.format(NSDecimalNumber(decimal: micros).int64Value, places: 4)
+        while text.hasSuffix("0"), let dot = text.firstIndex(of: "."), text.distance(from: dot, to: text.endIndex) > 3 { text.removeLast() }
+        return text
     }
 
     static func resources(_ r: ResourcesView) -> String {

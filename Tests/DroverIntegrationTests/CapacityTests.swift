@@ -39,7 +39,7 @@ struct CapacityTests {
         for id in jobs { #expect(try await cluster.client.jobSummary(id).state == "succeeded") }
         let pending = try await cluster.client.submit(.object([
             "name": .string("too-big"), "team": .string("ml"), "command": .string("true"), "resources": .object(["cpu": .number(4)])]))
-        #expect(pending.state == "queued")
+        #expect(pending.state == "queued" || pending.state == "running", "a task as large as the quota is accepted")
         await #expect(throws: DroverClientError.self) {
             _ = try await cluster.client.submit(.object(["name": .string("never"), "team": .string("ml"), "command": .string("true"),
                                                          "resources": .object(["cpu": .number(5)])]))
