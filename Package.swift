@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
             name: "DroverStoreTests",
-            dependencies: ["DroverStore", "DroverStoreSQLite", "DroverTesting"],
+            dependencies: ["DroverStore", "DroverStoreSQLite", "DroverTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swift6),
         .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI", "DroverTesting"], swiftSettings: swift6),
         .testTarget(

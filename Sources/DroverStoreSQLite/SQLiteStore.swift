@@ -272,7 +272,8 @@ public final class SQLiteStore: Store {
                 """, arguments: [since.milliseconds, until.milliseconds, team, team]).map { row in
                 let key: String = switch grouping {
                 case .team: row["key"]
-                case .job, .node: String(row["key"] as Int64)
+                case .job: JobID(row["key"] as Int64).description
+                case .node: NodeID(row["key"] as Int64).description
                 case .day: CivilDate(day: row["key"]).description
                 }
                 return CostLine(key: key, succeededMicros: row["succeeded"], wastedMicros: row["wasted"],

@@ -51,6 +51,8 @@ import Testing
         let onB = try await lease(b)
         #expect(onA.count == 4 && onB.count == 2)
         clock.advance(milliseconds: 60_000)
+        try await persist(live.bookRunningCosts(now: clock.now(), intervalMilliseconds: 30_000, random: &random)) // meters part-way
+        clock.advance(milliseconds: 1_234)
         try await report(onA[0], .succeeded, exit: 0)
         try await report(onA[1], .failed, exit: 1)  // retried after a backoff
         let more = try await lease(a)
@@ -107,6 +109,10 @@ func expectSameState(_ rebuilt: ClusterState, _ live: ClusterState, seed: UInt64
     #expect(rebuilt.lastJobID == live.lastJobID && rebuilt.lastNodeID == live.lastNodeID && rebuilt.lastAttemptID == live.lastAttemptID,
             "seed \(seed)", sourceLocation: sourceLocation)
     #expect(rebuilt.activeAttempts == live.activeAttempts, "seed \(seed)", sourceLocation: sourceLocation)
+    #expect(rebuilt.lastLedgerID == live.lastLedgerID && rebuilt.reversedLedgerEntries == live.reversedLedgerEntries, "seed \(seed)",
+            sourceLocation: sourceLocation)
+    #expect(rebuilt.dailySpend.filter { !$0.value.isEmpty } == live.dailySpend.filter { !$0.value.isEmpty }, "seed \(seed) spend",
+            sourceLocation: sourceLocation)
     #expect(rebuilt.pendingJobs == live.pendingJobs, "seed \(seed)", sourceLocation: sourceLocation)
     #expect(rebuilt.nodeIDsByTokenHash == live.nodeIDsByTokenHash, "seed \(seed)", sourceLocation: sourceLocation)
     #expect(Set(rebuilt.jobs.keys) == Set(live.jobs.keys), "seed \(seed)", sourceLocation: sourceLocation)
@@ -118,7 +124,7 @@ func expectSameState(_ rebuilt: ClusterState, _ live: ClusterState, seed: UInt64
         #expect(other.record == job.record, "seed \(seed), job \(id) record", sourceLocation: sourceLocation)
         #expect(other.tasks == job.tasks, "seed \(seed), job \(id) tasks", sourceLocation: sourceLocation)
         #expect(other.retryQueue.sorted() == job.retryQueue.sorted(), "seed \(seed), job \(id) retry queue", sourceLocation: sourceLocation)
-        #expect(other.costMicros == job.costMicros, "seed \(seed), job \(id) cost", sourceLocation: sourceLocation)
+        #expect(other.costMicros == job.costMicros && other.wastedMicros == job.wastedMicros, "seed \(seed), job \(id) cost", sourceLocation: sourceLocation)
     }
     #expect(Set(rebuilt.nodes.keys) == Set(live.nodes.keys), "seed \(seed)", sourceLocation: sourceLocation)
     for (id, node) in live.nodes {
