@@ -22,7 +22,8 @@ extension Routes {
             throw APIError.badRequest("must be team, job, node or day, got '\(byText)'", field: "by")
         }
         let since = try Self.instant(query.get("since"), field: "since", endOfDay: false) ?? Timestamp(milliseconds: 0)
-        let until = try Self.instant(query.get("until"), field: "until", endOfDay: true) ?? Timestamp(milliseconds: Int64.max / 2)
+        // Up to now (a row booked this millisecond included) unless told otherwise.
+        let until = try Self.instant(query.get("until"), field: "until", endOfDay: true) ?? cluster.clock.now().adding(milliseconds: 1)
         guard since < until else { throw APIError.badRequest("must be after since", field: "until") }
         let team = try teamFilter(query.get("team"), context: context)
         return try json(try await cluster.costReport(by: grouping, since: since, until: until, team: team))
@@ -72,9 +73,11 @@ extension Routes {
     /// `2026-11-26` (midnight UTC; with `endOfDay`, the midnight after) or an RFC 3339 instant.
     static func instant(_ text: String?, field: String, endOfDay: Bool) throws -> Timestamp? {
         guard let text else { return nil }
-        if let date = CivilDate(parsing: text) { return Timestamp.startOf(day: date.daysSinceEpoch + (endOfDay ? 1 : 0)) }
-        guard let ms = WireTime.parse(text) else {
-            throw APIError.badRequest("'\(text)' is not a date (2026-11-26) or an RFC 3339 time (2026-11-26T10:00:00Z)", field: field)
+        if let date = CivilDate(parsing: text), (1970...9998).contains(date.year) {
+            return Timestamp.startOf(day: date.daysSinceEpoch + (endOfDay ? 1 : 0))
+        }
+        guard let ms = WireTime.parse(text), (0...253_402_300_799_999).contains(ms) else {
+            throw APIError.badRequest("'\(text)' is not a date (2026-11-26) or an RFC 3339 time (2026-11-26T10:00:00Z) from 1970 to 9998", field: field)
         }
         return Timestamp(milliseconds: ms)
     }
