@@ -74,7 +74,9 @@ struct CostCommand: AsyncParsableCommand {
         }
         var total = row(report.total)
         total[0] = "TOTAL"
-        return "Cost in \(report.currency), booked \(Output.time(report.since)) to \(Output.time(report.until))\n"
+        let window = WireTime.parse(report.since) == 0 ? "everything booked up to \(Output.time(report.until))"
+            : "booked \(Output.time(report.since)) to \(Output.time(report.until))"
+        return "Cost in \(report.currency), \(window)\n"
             + Output.table(header, report.lines.map(row) + [total])
     }
 

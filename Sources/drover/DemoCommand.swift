@@ -33,6 +33,7 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.joinToken = "demo-join-" + UUID().uuidString
         configuration.heartbeatInterval = .seconds(1)
         configuration.leaseTTL = .seconds(5)
+        configuration.costBookingInterval = .seconds(2) // running spend shows up while the demo runs
         let (addresses, addressSink) = AsyncStream.makeStream(of: String.self)
         let coordinator = try await buildCoordinator(configuration: configuration, logger: logger) { host, port in
             addressSink.yield("http://\(host):\(port)")
@@ -78,10 +79,14 @@ struct DemoCommand: AsyncParsableCommand {
         print("Drover demo: a coordinator at \(url) and 3 agents (demo-node-1..3, 2 cores each) in this process, data in \(root)\n")
         let data = root + "/data"
         var jobs: [JobView] = []
+        _ = try await client.setQuota(team: "forecasting", .object(["budget": .string("5/day")]))
+        print("Team forecasting may spend 5 USD a day (`drover quota set forecasting --budget 5/day`).\n")
         for (step, file) in [("1/2 Training a demand-forecasting model (12 epochs, checkpoint each epoch)", "demo-train.yaml"),
                              ("2/2 Scoring 24 shards of stores with it (a batch job)", "demo-score.yaml")] {
             print("== \(step)")
             let spec = try loadSpec(repo + "/cluster/jobs/" + file, env: ["DEMO_HOME": home, "DEMO_HOME_DATA": data])
+            let estimate = try await client.estimate(spec)
+            print("estimate (`submit --dry-run`): \(estimate.estimate.map { Output.money($0) + " " + estimate.currency } ?? "unknown") — \(estimate.basis)")
             let submitted = try await client.submit(spec)
             print("submitted job \(submitted.id) (\(submitted.name), \(submitted.tasks.total) task(s))")
             let final = try await JobWatcher(client: client).follow(submitted.id, json: false)
@@ -100,7 +105,9 @@ struct DemoCommand: AsyncParsableCommand {
         try report.run()
         report.waitUntilExit()
         let total = jobs.reduce(Decimal(0)) { $0 + $1.cost }
-        print("\nDone: \(jobs.count) jobs, \(jobs.reduce(0) { $0 + ($1.attempts?.count ?? 0) }) attempts, cost \(Output.money(total)) in the agents' rates.")
+        print("\n== Cost by job, from the ledger (`drover cost --by job`)")
+        print(CostCommand.table(try await client.cost(by: "job")))
+        print("\nDone: \(jobs.count) jobs, \(jobs.reduce(0) { $0 + ($1.attempts?.count ?? 0) }) attempts, cost \(Output.money(total)) USD in the agents' rates.")
     }
 
     private func summarize(_ job: JobView, client: DroverClient) async throws {
