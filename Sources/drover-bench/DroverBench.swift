@@ -28,7 +28,7 @@ struct DroverBench: AsyncParsableCommand {
         var tokens: [String] = []
         for index in 0..<agents {
             let registration = try await joiner.register(RegisterRequest(
-                name: "sim-\(index)", cpu: Double(leasesPerPoll), memory: 1 << 40, gpus: [], labels: [:], prices: PriceRates()))
+                name: "sim-\(index)", cpu: Double(leasesPerPoll), memory: 1 << 40, gpus: [], labels: [:], prices: PriceRates(cpuHour: Decimal(string: "0.048")!, memoryGiBHour: Decimal(string: "0.006")!)))
             tokens.append(registration.token)
         }
         let job = try await admin.submit(.object([
