@@ -106,7 +106,21 @@ extension Cluster {
             let ahead = state.pendingJobs[..<position]
             if job.record.nextUnstarted < spec.taskCount || !job.retryQueue.isEmpty {
                 let free = fitting.contains { spec.resources.fits(in: $0.free) && spec.resources.gpus <= $0.freeGPUs.count }
-                if !free { return "waiting for free capacity; \(ahead.count) job(s) ahead in the queue" }
+                if !free {
+                    // Within a team, jobs go by priority then age; between teams, by fair share.
+                    var higher = 0, older = 0, others = 0
+                    for id in ahead {
+                        guard let other = state.jobs[id]?.record.spec else { continue }
+                        if other.team != spec.team { others += 1 } else if other.priority > spec.priority { higher += 1 } else { older += 1 }
+                    }
+                    var parts: [String] = []
+                    if higher > 0 { parts.append("\(higher) higher-priority job(s)") }
+                    if older > 0 { parts.append("\(older) older job(s) of the same priority") }
+                    var reason = "waiting for free capacity"
+                    if !parts.isEmpty { reason += "; behind " + parts.joined(separator: " and ") + " of team \(spec.team)" }
+                    if others > 0 { reason += "; \(others) job(s) of other teams share the capacity by fair share" }
+                    return reason
+                }
             }
         }
         if !job.hasUnstarted, let due = job.retryQueue.compactMap({ job.tasks[$0]?.notBefore }).min() {

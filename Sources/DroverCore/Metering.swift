@@ -96,12 +96,11 @@ extension ClusterState {
     }
 
     mutating func addSpend(_ micros: Int64, team: String, day: Int64) {
-        var days = dailySpend[team] ?? [:]
-        if days[day] == nil, days.count >= Int(CostHistory.daysKept) {
-            days = days.filter { $0.key > day - CostHistory.daysKept }
+        // Changed in place: a copy of the team's days per booking would allocate on every report.
+        if dailySpend[team]?[day] == nil, (dailySpend[team]?.count ?? 0) >= Int(CostHistory.daysKept) {
+            dailySpend[team] = dailySpend[team]!.filter { $0.key > day - CostHistory.daysKept }
         }
-        days[day, default: 0] += micros
-        dailySpend[team] = days
+        dailySpend[team, default: [:]][day, default: 0] += micros
     }
 
     /// Books every running attempt whose last booking is at least `intervalMilliseconds` old,

@@ -18,6 +18,8 @@ struct DroverBench: AsyncParsableCommand {
     @Option(help: "Simulated agents.") var agents: Int = 100
     @Option(help: "Shards of the job they work through.") var shards: Int = 20_000
     @Option(help: "Most leases per poll.") var leasesPerPoll: Int = 16
+    @Flag(help: "Register the agents without prices, so nothing is booked to the cost ledger (to measure what metering costs).")
+    var unpriced = false
 
     func run() async throws {
         var configuration = HTTPClient.Configuration()
@@ -28,7 +30,7 @@ struct DroverBench: AsyncParsableCommand {
         var tokens: [String] = []
         for index in 0..<agents {
             let registration = try await joiner.register(RegisterRequest(
-                name: "sim-\(index)", cpu: Double(leasesPerPoll), memory: 1 << 40, gpus: [], labels: [:], prices: PriceRates(cpuHour: Decimal(string: "0.048")!, memoryGiBHour: Decimal(string: "0.006")!)))
+                name: "sim-\(index)", cpu: Double(leasesPerPoll), memory: 1 << 40, gpus: [], labels: [:], prices: unpriced ? PriceRates() : PriceRates(cpuHour: Decimal(string: "0.048")!, memoryGiBHour: Decimal(string: "0.006")!)))
             tokens.append(registration.token)
         }
         let job = try await admin.submit(.object([

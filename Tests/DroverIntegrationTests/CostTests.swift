@@ -111,6 +111,17 @@ struct CostTests {
         let vision = try await cluster.client.job(jobIDs[1])
         let rows = try await cluster.client.ledger(attempt: vision.attempts![0].id)
         #expect(rows.count >= 4, "a 1 s attempt booked every 300 ms has rows for 2 resources × ≥ 2 intervals: \(rows.count)")
+
+        // A changed rate card applies on SIGHUP; a broken one leaves the rates in force alone.
+        try "rates:\n  - match: instance=big\n    cpuHour: 9.9\n".write(toFile: rates, atomically: true, encoding: .utf8)
+        await cluster.signalCoordinator(SIGHUP)
+        try await cluster.waitUntil("the new rate applies", timeout: .seconds(10)) {
+            try await cluster.client.nodes().first { $0.name == "big" }?.prices?.cpuHour == Decimal(string: "9.9")
+        }
+        try "rates: [{match: nonsense}]\n".write(toFile: rates, atomically: true, encoding: .utf8)
+        await cluster.signalCoordinator(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await cluster.client.nodes().first { $0.name == "big" }?.prices?.cpuHour == Decimal(string: "9.9"))
     }
 
     @Test func aTeamIsStoppedAtItsBudgetWithBoundedOverspend() async throws {
