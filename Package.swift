@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "drover-bench",
             dependencies: [
-                "DroverAPI", "DroverClient",
+                "DroverAPI", "DroverClient", "DroverCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

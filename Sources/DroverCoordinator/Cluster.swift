@@ -177,7 +177,10 @@ public final class Cluster: Sendable {
                     verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: why)
                 }
             }
-            return journal.append(mutations)
+            let ticket = journal.append(mutations)
+            // Reports of attempts without a lease are judged from the store below; it must first
+            // hold every change memory already made (another request may have just ended them).
+            return toCheck.isEmpty ? ticket : max(ticket, journal.lastTicket)
         }
         try await journal.waitDurable(ticket)
         if ticket > 0 { wakeups.wakeAll() } // capacity was freed or tasks requeued

@@ -31,6 +31,10 @@ public final class Journal: Service {
         (kicks, kick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// The ticket of everything appended so far: waiting on it makes every change the state
+    /// already shows durable. Call under the cluster lock.
+    public var lastTicket: UInt64 { state.withLock { $0.appendedSequence } }
+
     /// Queues mutations; returns the ticket to wait on. Call under the cluster lock.
     public func append(_ mutations: [Mutation]) -> UInt64 {
         guard !mutations.isEmpty else { return 0 }
