@@ -315,7 +315,7 @@ public final class Agent: Service {
             process = try RunningProcess.spawn(ProcessLaunch(argv: lease.command, environment: environment, workingDirectory: directory, outputPath: outputPath))
         } catch {
             let message = "drover: cannot start the task: \(error)\n"
-            FileManager.default.createFile(atPath: outputPath, contents: Data(message.utf8))
+            _ = FileManager.default.createFile(atPath: outputPath, contents: Data(message.utf8))
             await shipLog(lease, path: outputPath, from: 0)
             finish(lease, report: ReportView(attemptId: lease.attemptId, outcome: "failed", exitCode: nil, signal: nil, wallMs: 0, peakRssBytes: nil,
                                              progress: nil, reason: "cannot start: \(error)"))

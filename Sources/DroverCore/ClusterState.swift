@@ -11,6 +11,11 @@ public struct ClusterState: Sendable {
     public internal(set) var activeAttempts: [AttemptID: AttemptRecord] = [:]
     /// Jobs with tasks waiting for a lease, best first (priority, then submission order).
     public private(set) var pendingJobs: [JobID] = []
+    /// The same jobs per team, each list best first: a lease looks at each team's head (the
+    /// first job that fits the polling node), not at every pending job.
+    public private(set) var pendingByTeam: [String: [JobID]] = [:]
+    /// Capacity of the nodes that take leases, kept up to date as nodes change state.
+    public internal(set) var readyCapacity: Resources = .zero
     public private(set) var lastJobID: Int64 = 0
     public private(set) var lastNodeID: Int64 = 0
     public private(set) var lastAttemptID: Int64 = 0
@@ -155,6 +160,8 @@ public struct ClusterState: Sendable {
         self.lastAttemptID = lastAttemptID
         let pending = self.jobs.values.filter(\.hasPendingWork).map(\.record.id)
         pendingJobs = pending.sorted { isBefore($0, $1) }
+        for id in pendingJobs { pendingByTeam[self.jobs[id]!.record.spec.team, default: []].append(id) }
+        refreshReadyCapacity()
     }
 
     // MARK: - Jobs
@@ -236,6 +243,7 @@ public struct ClusterState: Sendable {
             // A cordon or drain set by an admin survives an agent restart.
             if record.state == .down { record.state = .ready }
             nodes[id] = NodeRuntime(record: record, freeGPUs: gpuIndices.sorted(), lastSeen: now)
+            refreshReadyCapacity()
             mutations.append(.putNode(record))
             mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: record.state.rawValue,
                                                 reason: "agent re-registered with \(capacity)", actor: "node/\(id)")))
@@ -246,6 +254,7 @@ public struct ClusterState: Sendable {
                                 prices: rateCard.prices(for: labels, declared: prices), registeredAt: now, tokenHash: tokenHash)
         record.declaredPrices = prices
         nodes[record.id] = NodeRuntime(record: record, freeGPUs: gpuIndices.sorted(), lastSeen: now)
+        refreshReadyCapacity()
         nodeIDsByTokenHash[tokenHash] = record.id
         mutations.append(.putNode(record))
         mutations.append(.appendEvent(Event(subject: "node/\(record.id)", job: nil, at: now, from: nil, to: NodeState.ready.rawValue,
@@ -289,12 +298,13 @@ public struct ClusterState: Sendable {
     /// down comes back as ready: its old attempts were already lost and requeued.
     @discardableResult
     public mutating func touch(node: NodeID, now: Timestamp) -> [Mutation] {
-        guard var runtime = nodes[node] else { return [] }
-        runtime.lastSeen = now
-        defer { nodes[node] = runtime }
-        guard runtime.record.state == .down else { return [] }
-        runtime.record.state = .ready
-        return [.putNode(runtime.record),
+        guard nodes[node] != nil else { return [] }
+        nodes[node]!.lastSeen = now
+        guard nodes[node]!.record.state == .down else { return [] }
+        nodes[node]!.record.state = .ready
+        refreshReadyCapacity()
+        let record = nodes[node]!.record
+        return [.putNode(record),
                 .appendEvent(Event(subject: "node/\(node)", job: nil, at: now, from: NodeState.down.rawValue, to: NodeState.ready.rawValue,
                                    reason: "agent reconnected", actor: "node/\(node)"))]
     }
@@ -318,6 +328,7 @@ public struct ClusterState: Sendable {
         node.record.state = state
         node.record.drainDeadline = deadline
         nodes[id] = node
+        refreshReadyCapacity()
         return [.putNode(node.record),
                 .appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: state.rawValue,
                                    reason: "set by \(actor)" + (deadline.map { "; what still runs at \($0.milliseconds) ms is requeued" } ?? ""), actor: actor))]
@@ -326,7 +337,7 @@ public struct ClusterState: Sendable {
     /// Requeues what still runs on draining nodes whose deadline has passed, as preempted.
     public mutating func enforceDrainDeadlines(now: Timestamp, random: inout some RandomNumberGenerator) -> [Mutation] {
         var mutations: [Mutation] = []
-        for id in nodes.keys.sorted() {
+        for id in nodes.keys.filter({ nodes[$0]!.record.state == .draining }).sorted() {
             let node = nodes[id]!
             guard node.record.state == .draining, let deadline = node.record.drainDeadline, deadline <= now, !node.active.isEmpty else { continue }
             for attemptID in node.active.sorted() {
@@ -340,9 +351,9 @@ public struct ClusterState: Sendable {
     /// Declares down every node silent for longer than `ttlMilliseconds`; their attempts are lost.
     public mutating func expireSilentNodes(now: Timestamp, ttlMilliseconds: Int64, random: inout some RandomNumberGenerator) -> [Mutation] {
         var mutations: [Mutation] = []
-        for id in nodes.keys.sorted() {
+        let silent = nodes.keys.filter { nodes[$0]!.record.state != .down && now.milliseconds(since: nodes[$0]!.lastSeen) > ttlMilliseconds }
+        for id in silent.sorted() {
             let node = nodes[id]!
-            guard node.record.state != .down, now.milliseconds(since: node.lastSeen) > ttlMilliseconds else { continue }
             let silence = Quantity.formatDuration(now.milliseconds(since: node.lastSeen))
             for attemptID in node.active.sorted() {
                 endAttempt(attemptID, outcome: .lost, report: nil, reason: "node \(node.record.name) silent for \(silence)",
@@ -352,6 +363,7 @@ public struct ClusterState: Sendable {
             let old = record.state
             record.state = .down
             nodes[id]!.record = record
+            refreshReadyCapacity()
             mutations.append(.putNode(record))
             mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: NodeState.down.rawValue,
                                                 reason: "no heartbeat for \(silence) (TTL \(Quantity.formatDuration(ttlMilliseconds)))", actor: "coordinator")))
@@ -371,19 +383,27 @@ public struct ClusterState: Sendable {
         var overBudget: [String: Bool] = [:]
         while leases.count < limit {
             // Among jobs with a task due that fits this node and their team's quota: the team
-            // with the smallest weighted dominant share first, then priority, then age.
+            // with the smallest weighted dominant share first, then priority, then age. Each
+            // team's queue is in priority-then-age order, so its first such job is its best: a
+            // lease looks at one job per team unless jobs ahead of it do not fit this node.
             var best: (id: JobID, share: Double, priority: Int)?
-            for jobID in pendingJobs {
-                let job = jobs[jobID]!
-                let spec = job.record.spec
-                guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
-                      spec.constraints.allSatisfy({ $0.matches(node.record.labels) }), hasDueTask(job, now: now),
-                      quota(of: spec.team).refusal(holding: teamUsage[spec.team] ?? TeamUsage(), plus: spec.resources) == nil else { continue }
-                if overBudget[spec.team] == nil { overBudget[spec.team] = budgetStatus(of: spec.team, now: now)?.exhausted ?? false }
-                if overBudget[spec.team]! { continue }
-                let share = dominantShare(of: spec.team, capacity: capacity)
-                if let current = best, (current.share, -current.priority, current.id.rawValue) <= (share, -spec.priority, jobID.rawValue) { continue }
-                best = (jobID, share, spec.priority)
+            for (team, queue) in pendingByTeam {
+                let share = dominantShare(of: team, capacity: capacity)
+                if let current = best, current.share < share { continue }
+                if overBudget[team] == nil { overBudget[team] = budgetStatus(of: team, now: now)?.exhausted ?? false }
+                if overBudget[team]! { continue }
+                let teamQuota = quota(of: team)
+                let usage = teamUsage[team] ?? TeamUsage()
+                for jobID in queue {
+                    let job = jobs[jobID]!
+                    let spec = job.record.spec
+                    guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
+                          spec.constraints.allSatisfy({ $0.matches(node.record.labels) }), hasDueTask(job, now: now),
+                          teamQuota.refusal(holding: usage, plus: spec.resources) == nil else { continue }
+                    if let current = best, (current.share, -current.priority, current.id.rawValue) <= (share, -spec.priority, jobID.rawValue) { break }
+                    best = (jobID, share, spec.priority)
+                    break
+                }
             }
             guard let jobID = best?.id else { break }
             let spec = jobs[jobID]!.record.spec
@@ -422,9 +442,7 @@ public struct ClusterState: Sendable {
             leases.append(Lease(attempt: attempt, spec: spec))
             hold(spec.resources, team: spec.team)
             jobs[jobID] = job
-            if !job.hasPendingWork {
-                pendingJobs.removeAll { $0 == jobID }
-            }
+            if !job.hasPendingWork { removePending(jobID) }
             // The job row changed (cursor or state); write it once per job per batch.
             if let last = mutations.lastIndex(where: { if case .putJob(let r) = $0 { r.id == jobID } else { false } }) {
                 mutations.remove(at: last)
@@ -594,7 +612,7 @@ public struct ClusterState: Sendable {
         job.record.reason = reason
         job.record.endedAt = now
         jobs[id] = job
-        pendingJobs.removeAll { $0 == id }
+        removePending(id)
         mutations.append(.putJob(job.record))
         mutations.append(.appendEvent(Event(subject: "job/\(id)", job: id, at: now, from: old.rawValue, to: state.rawValue, reason: reason, actor: actor)))
     }
@@ -616,12 +634,27 @@ public struct ClusterState: Sendable {
 
     private mutating func insertPending(_ id: JobID) {
         guard !pendingJobs.contains(id) else { return }
-        var low = 0, high = pendingJobs.count
+        pendingJobs.insert(id, at: insertionPoint(of: id, in: pendingJobs))
+        let team = jobs[id]!.record.spec.team
+        var queue = pendingByTeam.removeValue(forKey: team) ?? []
+        queue.insert(id, at: insertionPoint(of: id, in: queue))
+        pendingByTeam[team] = queue
+    }
+
+    private func insertionPoint(of id: JobID, in queue: [JobID]) -> Int {
+        var low = 0, high = queue.count
         while low < high {
             let mid = (low + high) / 2
-            if isBefore(pendingJobs[mid], id) { low = mid + 1 } else { high = mid }
+            if isBefore(queue[mid], id) { low = mid + 1 } else { high = mid }
         }
-        pendingJobs.insert(id, at: low)
+        return low
+    }
+
+    private mutating func removePending(_ id: JobID) {
+        pendingJobs.removeAll { $0 == id }
+        guard let team = jobs[id]?.record.spec.team, var queue = pendingByTeam.removeValue(forKey: team) else { return }
+        queue.removeAll { $0 == id }
+        if !queue.isEmpty { pendingByTeam[team] = queue }
     }
 }
 

@@ -89,8 +89,9 @@ extension ClusterState {
         return share / max(quota(of: team).weight, 0.001)
     }
 
-    /// Capacity of the nodes that take leases.
-    var readyCapacity: Resources {
-        nodes.values.filter { $0.record.state.acceptsLeases }.reduce(Resources.zero) { $0 + $1.record.capacity }
+    /// Recomputes ``readyCapacity``; called whenever a node's state or capacity changes (rare),
+    /// so that leasing does not sum over every node each time.
+    mutating func refreshReadyCapacity() {
+        readyCapacity = nodes.values.filter { $0.record.state.acceptsLeases }.reduce(Resources.zero) { $0 + $1.record.capacity }
     }
 }

@@ -74,6 +74,7 @@ extension ClusterState {
         record.tokenHash = "revoked"
         record.state = .down
         nodes[id]!.record = record
+        refreshReadyCapacity()
         mutations.append(.putNode(record))
         mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: NodeState.down.rawValue,
                                             reason: "agent token revoked; the agent must register again", actor: actor)))

@@ -80,6 +80,10 @@ import Testing
                 let quota = h.state.quota(of: team)
                 #expect(usage.allocated.millicores <= quota.millicores! && usage.allocated.gpus <= quota.gpus! && usage.running <= quota.runningTasks!)
             }
+            let ready = h.state.nodes.values.filter { $0.record.state.acceptsLeases }.reduce(Resources.zero) { $0 + $1.record.capacity }
+            #expect(h.state.readyCapacity == ready, "the kept ready capacity drifted")
+            for job in h.state.pendingJobs { #expect(h.state.pendingByTeam[h.state.jobs[job]!.record.spec.team]?.contains(job) == true) }
+            #expect(h.state.pendingByTeam.values.reduce(0) { $0 + $1.count } == h.state.pendingJobs.count)
             for node in nodes {
                 let runtime = h.state.nodes[node]!
                 #expect(runtime.record.capacity.millicores >= runtime.allocated.millicores)
