@@ -64,6 +64,7 @@ public func buildCoordinator(
         throw ConfigurationError("currency must be a three-letter ISO 4217 code such as USD or EUR, got '\(configuration.currency)'")
     }
     state.currency = configuration.currency
+    state.reserveAfterMilliseconds = configuration.reserveAfter?.milliseconds
     if let path = configuration.ratesFile {
         // Rates that changed in the file while the coordinator was down apply from now on.
         let card = try Cluster.loadRateCard(path: path)

@@ -99,6 +99,9 @@ extension Cluster {
         if let refusal = state.quota(of: spec.team).refusal(holding: state.teamUsage[spec.team] ?? TeamUsage(), plus: spec.resources) {
             return refusal
         }
+        if let node = state.reservations.first(where: { $0.value == job.record.id })?.key, let name = state.nodes[node]?.record.name {
+            return "node \(name) is reserved for this job: it takes no other work until one of its tasks fits there"
+        }
         if let budget = state.budgetStatus(of: spec.team, now: now), budget.exhausted {
             return "team budget: \(state.describe(budget)); no new leases until \(budget.resets)"
         }

@@ -38,6 +38,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var costBookingInterval: Duration = .seconds(60)
     /// A rate card (YAML) of prices by node label; re-read on SIGHUP. Rates in it override agents' own.
     public var ratesFile: String?
+    /// A team's first job in line passed over this long gets a node reserved until it fits
+    /// (against starvation of large tasks by small ones); nil turns reservations off.
+    public var reserveAfter: Duration? = .seconds(300)
 
     public init() {}
 }

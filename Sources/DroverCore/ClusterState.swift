@@ -16,6 +16,13 @@ public struct ClusterState: Sendable {
     public private(set) var pendingByTeam: [String: [JobID]] = [:]
     /// Capacity of the nodes that take leases, kept up to date as nodes change state.
     public internal(set) var readyCapacity: Resources = .zero
+    /// Nodes held for a starving job: they lease that job only until one of its tasks fits.
+    public private(set) var reservations: [NodeID: JobID] = [:]
+    /// A team's first job in line that has had no lease for this long gets a node reserved
+    /// (configuration; nil turns reservations off).
+    public var reserveAfterMilliseconds: Int64? = 300_000
+    /// When the last lease was handed out, to any job (not persisted).
+    public private(set) var lastLeaseAt = Timestamp(milliseconds: 0)
     public private(set) var lastJobID: Int64 = 0
     public private(set) var lastNodeID: Int64 = 0
     public private(set) var lastAttemptID: Int64 = 0
@@ -58,6 +65,9 @@ public struct ClusterState: Sendable {
         public internal(set) var costMicros: Int64 = 0
         /// The part of `costMicros` spent on attempts that ended other than succeeded.
         public internal(set) var wastedMicros: Int64 = 0
+        /// Since when the job has waited without a lease (its submission or its last lease; after
+        /// a restart, the restart). Not persisted.
+        public internal(set) var waitingSince = Timestamp(milliseconds: 0)
         /// Circuit-breaker memory (not persisted: a restart gives the job a fresh streak).
         public internal(set) var anySucceeded = false
         public internal(set) var fastFailureStreak = 0
@@ -117,7 +127,7 @@ public struct ClusterState: Sendable {
             lastNodeID = max(lastNodeID, node.id.rawValue)
         }
         for job in jobs {
-            self.jobs[job.id] = JobRuntime(record: job, costMicros: jobCosts[job.id] ?? 0, wastedMicros: costs.jobWaste[job.id] ?? 0)
+            self.jobs[job.id] = JobRuntime(record: job, costMicros: jobCosts[job.id] ?? 0, wastedMicros: costs.jobWaste[job.id] ?? 0, waitingSince: now)
             lastJobID = max(lastJobID, job.id.rawValue)
         }
         for task in tasks {
@@ -172,7 +182,7 @@ public struct ClusterState: Sendable {
         try checkAdmission(spec, now: now)
         lastJobID += 1
         let record = JobRecord(id: JobID(lastJobID), spec: spec, submittedAt: now, submittedBy: actor)
-        jobs[record.id] = JobRuntime(record: record)
+        jobs[record.id] = JobRuntime(record: record, waitingSince: now)
         insertPending(record.id)
         let event = Event(subject: "job/\(record.id)", job: record.id, at: now, from: nil, to: JobState.queued.rawValue,
                           reason: "submitted \(spec.kind.rawValue) job '\(spec.name)' with \(spec.taskCount) task(s)", actor: actor)
@@ -381,28 +391,39 @@ public struct ClusterState: Sendable {
         var mutations: [Mutation] = []
         let capacity = readyCapacity
         var overBudget: [String: Bool] = [:]
+        // A node reserved for a starving job leases that job only (or nothing) until it fits.
+        var reserved = reservedJob(on: nodeID, now: now)
         while leases.count < limit {
             // Among jobs with a task due that fits this node and their team's quota: the team
             // with the smallest weighted dominant share first, then priority, then age. Each
             // team's queue is in priority-then-age order, so its first such job is its best: a
             // lease looks at one job per team unless jobs ahead of it do not fit this node.
             var best: (id: JobID, share: Double, priority: Int)?
-            for (team, queue) in pendingByTeam {
-                let share = dominantShare(of: team, capacity: capacity)
-                if let current = best, current.share < share { continue }
-                if overBudget[team] == nil { overBudget[team] = budgetStatus(of: team, now: now)?.exhausted ?? false }
-                if overBudget[team]! { continue }
-                let teamQuota = quota(of: team)
-                let usage = teamUsage[team] ?? TeamUsage()
-                for jobID in queue {
-                    let job = jobs[jobID]!
-                    let spec = job.record.spec
-                    guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
-                          spec.constraints.allSatisfy({ $0.matches(node.record.labels) }), hasDueTask(job, now: now),
-                          teamQuota.refusal(holding: usage, plus: spec.resources) == nil else { continue }
-                    if let current = best, (current.share, -current.priority, current.id.rawValue) <= (share, -spec.priority, jobID.rawValue) { break }
-                    best = (jobID, share, spec.priority)
-                    break
+            if let jobID = reserved {
+                let job = jobs[jobID]!
+                let spec = job.record.spec
+                guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count, hasDueTask(job, now: now) else { break }
+                best = (jobID, 0, spec.priority)
+                reservations[nodeID] = nil // served: the node takes any work again
+                reserved = nil
+            } else {
+                for (team, queue) in pendingByTeam {
+                    let share = dominantShare(of: team, capacity: capacity)
+                    if let current = best, current.share < share { continue }
+                    if overBudget[team] == nil { overBudget[team] = budgetStatus(of: team, now: now)?.exhausted ?? false }
+                    if overBudget[team]! { continue }
+                    let teamQuota = quota(of: team)
+                    let usage = teamUsage[team] ?? TeamUsage()
+                    for jobID in queue {
+                        let job = jobs[jobID]!
+                        let spec = job.record.spec
+                        guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
+                              spec.constraints.allSatisfy({ $0.matches(node.record.labels) }), hasDueTask(job, now: now),
+                              teamQuota.refusal(holding: usage, plus: spec.resources) == nil else { continue }
+                        if let current = best, (current.share, -current.priority, current.id.rawValue) <= (share, -spec.priority, jobID.rawValue) { break }
+                        best = (jobID, share, spec.priority)
+                        break
+                    }
                 }
             }
             guard let jobID = best?.id else { break }
@@ -420,6 +441,8 @@ public struct ClusterState: Sendable {
             task.notBefore = nil
             job.tasks[index] = task
             job.running += 1
+            job.waitingSince = now
+            lastLeaseAt = now
             let gpus = Array(node.freeGPUs.prefix(spec.resources.gpus))
             node.freeGPUs.removeFirst(gpus.count)
             node.allocated = node.allocated + spec.resources
@@ -451,6 +474,40 @@ public struct ClusterState: Sendable {
         }
         nodes[nodeID] = node
         return (leases, mutations)
+    }
+
+    /// The job `node` is reserved for, reserving it now for a starving job that could run on it:
+    /// the first job in line of a team that has had no lease for `reserveAfterMilliseconds` while
+    /// other work was leased (it is being passed over, not waiting for a full cluster), is not
+    /// held back by its team's quota or budget, and fits the node's capacity (not necessarily
+    /// what is free now). The node then takes no other work until that job's task
+    /// fits — without this, a large task could wait forever while small ones keep the node busy.
+    mutating func reservedJob(on nodeID: NodeID, now: Timestamp) -> JobID? {
+        guard let after = reserveAfterMilliseconds, let node = nodes[nodeID] else { return nil }
+        func canRun(_ id: JobID) -> Bool {
+            guard let job = jobs[id], job.hasPendingWork else { return false }
+            let spec = job.record.spec
+            return spec.resources.fits(in: node.record.capacity) && spec.resources.gpus <= node.record.gpuIndices.count
+                && spec.constraints.allSatisfy { $0.matches(node.record.labels) }
+                && quota(of: spec.team).refusal(holding: teamUsage[spec.team] ?? TeamUsage(), plus: spec.resources) == nil
+                && !(budgetStatus(of: spec.team, now: now)?.exhausted ?? false)
+        }
+        if let held = reservations[nodeID] {
+            if canRun(held) { return held }
+            reservations[nodeID] = nil
+        }
+        var starving: (id: JobID, since: Timestamp)?
+        for queue in pendingByTeam.values {
+            guard let head = queue.first, let job = jobs[head], now.milliseconds(since: job.waitingSince) >= after,
+                  lastLeaseAt > job.waitingSince, hasDueTask(job, now: now),
+                  starving.map({ (job.waitingSince, head) < ($0.since, $0.id) }) ?? true,
+                  !reservations.contains(where: { $0.value == head && nodes[$0.key]?.record.state.acceptsLeases == true }),
+                  canRun(head) else { continue }
+            starving = (head, job.waitingSince)
+        }
+        guard let starving else { return nil }
+        reservations[nodeID] = starving.id
+        return starving.id
     }
 
     /// Whether a task of `job` could be leased now.

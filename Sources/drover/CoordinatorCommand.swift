@@ -36,6 +36,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var rates: String?
     @Option(help: "How often running attempts' cost is booked to the ledger, e.g. 60s (default 60s).")
     var costInterval: String?
+    @Option(help: "Reserve a node for a team's first job in line once it has been passed over this long, e.g. 5m (default 5m; 'off' disables).")
+    var reserveAfter: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -58,7 +60,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw CLIError("cannot read the configuration file \(config)") }
             guard case .object(let fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(config): expected a mapping") }
             let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes", "tlsCert", "tlsKey", "defaultQuota",
-                              "currency", "rates", "costInterval"]
+                              "currency", "rates", "costInterval", "reserveAfter"]
             if let unknown = fields.keys.first(where: { !known.contains($0) }) {
                 throw CLIError("\(config): unknown field '\(unknown)'; known fields are \(known.sorted().joined(separator: ", "))")
             }
@@ -107,6 +109,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 configuration.ratesFile = URL(fileURLWithPath: config).deletingLastPathComponent().appendingPathComponent(path).path
             } else {
                 configuration.ratesFile = path
+            }
+        }
+        if let text = try reserveAfter ?? fileString("reserveAfter") {
+            if text == "off" {
+                configuration.reserveAfter = nil
+            } else {
+                guard let ms = Quantity.parseDuration(text), ms > 0 else { throw CLIError("--reserve-after: '\(text)' is not a duration such as 5m, or off") }
+                configuration.reserveAfter = .milliseconds(ms)
             }
         }
         if let text = try costInterval ?? fileString("costInterval") {

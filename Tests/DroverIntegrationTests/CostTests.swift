@@ -110,7 +110,7 @@ struct CostTests {
         // Long attempts were booked in several intervals while they ran.
         let vision = try await cluster.client.job(jobIDs[1])
         let rows = try await cluster.client.ledger(attempt: vision.attempts![0].id)
-        #expect(rows.count >= 4, "a 1 s attempt booked every 300 ms has rows for 2 resources × ≥ 2 intervals: \(rows.count)")
+        #expect(Set(rows.map(\.to)).count >= 2, "a 1 s attempt booked every 300 ms has rows of 2 intervals or more: \(rows.count)")
 
         // A changed rate card applies on SIGHUP; a broken one leaves the rates in force alone.
         try "rates:\n  - match: instance=big\n    cpuHour: 9.9\n".write(toFile: rates, atomically: true, encoding: .utf8)
