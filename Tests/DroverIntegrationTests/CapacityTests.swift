@@ -46,6 +46,47 @@ struct CapacityTests {
         }
     }
 
+    @Test func aHundredClientsSubmittingAtTheBoundaryNeverPushATeamOverItsQuota() async throws {
+        let cluster = try await TestCluster.start(agents: 3, cpu: 4)
+        defer { cluster.stopNow() }
+        // Given team ml limited to 4 cores on 12,
+        _ = try await cluster.client.setQuota(team: "ml", .object(["cpu": .number(4)]))
+        // when 100 clients each submit a one-core job at the same moment while we sample its use,
+        let sampling = Task {
+            var peak = 0.0, samples = 0
+            while !Task.isCancelled {
+                if let view = try? await cluster.client.quotas().first(where: { $0.team == "ml" }) {
+                    #expect(view.inUse.cpu <= 4, "ml holds \(view.inUse.cpu) cores")
+                    peak = max(peak, view.inUse.cpu)
+                    samples += 1
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return (peak, samples)
+        }
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<100 {
+                group.addTask {
+                    let client = try DroverClient(baseURL: cluster.url, token: cluster.adminToken, caCertificate: nil)
+                    return try await client.submit(.object([
+                        "name": .string("c\(index)"), "team": .string("ml"), "command": .string("sleep 0.1"),
+                        "resources": .object(["cpu": .number(1), "memory": .string("32MiB")]),
+                    ])).id
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(Set(ids).count == 100)
+        try await cluster.waitUntil("all 100 jobs finished", timeout: .seconds(60)) {
+            try await cluster.client.jobs(team: "ml", limit: 200).allSatisfy(\.isFinished)
+        }
+        sampling.cancel()
+        let (peak, samples) = await sampling.value
+        // then all of them ran, the team reached its quota, and never went over it.
+        #expect(try await cluster.client.jobs(team: "ml", limit: 200).allSatisfy { $0.state == "succeeded" })
+        #expect(samples > 10 && peak == 4, "peak \(peak) over \(samples) samples")
+    }
+
     @Test func gpuTasksSeeOnlyTheirGPUs() async throws {
         // Agents find GPUs with a fake nvidia-smi that prints what a real 2×H200 machine prints.
         let cluster = try TestCluster()
