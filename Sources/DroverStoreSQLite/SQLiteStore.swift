@@ -52,12 +52,18 @@ public final class SQLiteStore: Store {
     private static func apply(_ mutation: Mutation, in db: Database) throws {
         switch mutation {
         case .putJob(let job):
+            // A job's row changes on every lease batch (its cursor) but its spec never does:
+            // update the changing columns, and encode the spec only for a new row.
+            try db.cachedStatement(sql: """
+                UPDATE jobs SET state = ?, next_unstarted = ?, started_at = ?, ended_at = ?, reason = ? WHERE id = ?
+                """).execute(arguments: [
+                    job.state.rawValue, job.nextUnstarted, job.startedAt?.milliseconds, job.endedAt?.milliseconds, job.reason, job.id.rawValue,
+                ])
+            guard db.changesCount == 0 else { return }
             try db.cachedStatement(sql: """
                 INSERT INTO jobs (id, name, team, kind, state, priority, task_count, next_unstarted, submitted_at, started_at,
                                   ended_at, reason, submitted_by, spec)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET state = excluded.state, next_unstarted = excluded.next_unstarted,
-                    started_at = excluded.started_at, ended_at = excluded.ended_at, reason = excluded.reason
                 """).execute(arguments: [
                     job.id.rawValue, job.spec.name, job.spec.team, job.spec.kind.rawValue, job.state.rawValue, job.spec.priority,
                     job.spec.taskCount, job.nextUnstarted, job.submittedAt.milliseconds, job.startedAt?.milliseconds,
