@@ -59,9 +59,20 @@ extension Cluster {
     /// Appends a row reversing ledger row `id`.
     func reverseLedgerEntry(_ id: Int64, reason: String, by actor: String) async throws -> LedgerEntry {
         guard let entry = try await store.ledgerEntry(id) else { throw APIError.notFound("ledger entry \(id) does not exist") }
-        let finished = try await store.attempt(entry.attempt)
-        return try await mutate { state, now throws(ClusterError) in
-            try state.reverse(entry, finishedAttempt: finished?.state == .running ? nil : finished, reason: reason, by: actor, now: now)
+        var tries = 0
+        while true {
+            // The attempt's stored row, unless it still runs (then memory has it). It can end
+            // between this read and the change below; the core refuses that case and we read again.
+            let stored = try await store.attempt(entry.attempt)
+            do {
+                return try await mutate { state, now throws(ClusterError) in
+                    try state.reverse(entry, finishedAttempt: stored?.state == .running ? nil : stored, reason: reason, by: actor, now: now)
+                }
+            } catch ClusterError.conflict(let why) where why.contains("ended while") && tries < 3 {
+                tries += 1
+                // Let the end of the attempt reach the store before reading it again.
+                try await journal.waitDurable(state.withLock { _ in journal.lastTicket })
+            }
         }
     }
 

@@ -112,6 +112,14 @@ struct CostTests {
         let rows = try await cluster.client.ledger(attempt: vision.attempts![0].id)
         #expect(Set(rows.map(\.to)).count >= 2, "a 1 s attempt booked every 300 ms has rows of 2 intervals or more: \(rows.count)")
 
+        // A correction is a new row: the totals drop by exactly the reversed amount, once.
+        let row = try #require(rows.first)
+        let reverse = try await cluster.drover(["cost", "reverse", row.id, "--reason", "test correction"])
+        #expect(reverse.status == 0, "\(reverse.stderr)")
+        #expect(try await report("team").total.total == teams.total.total - row.amount)
+        #expect(try await cluster.client.ledger(attempt: vision.attempts![0].id).last?.reverses == row.id)
+        #expect(try await cluster.drover(["cost", "reverse", row.id, "--reason", "again"]).status != 0, "a row is reversed once")
+
         // A changed rate card applies on SIGHUP; a broken one leaves the rates in force alone.
         try "rates:\n  - match: instance=big\n    cpuHour: 9.9\n".write(toFile: rates, atomically: true, encoding: .utf8)
         await cluster.signalCoordinator(SIGHUP)
