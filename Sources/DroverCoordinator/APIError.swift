@@ -28,7 +28,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     init(_ error: ClusterError) {
         switch error {
         case .jobNotFound, .nodeNotFound, .notFound: self.init(.notFound, error.description)
-        case .jobFinished, .conflict: self.init(.conflict, error.description)
+        case .jobFinished, .conflict, .changedMeanwhile: self.init(.conflict, error.description)
         case .unschedulable: self.init(.unprocessableContent, error.description, field: "resources")
         case .overBudget: self.init(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), error.description, field: "team")
         }

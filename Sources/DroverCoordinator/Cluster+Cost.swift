@@ -68,7 +68,7 @@ extension Cluster {
                 return try await mutate { state, now throws(ClusterError) in
                     try state.reverse(entry, finishedAttempt: stored?.state == .running ? nil : stored, reason: reason, by: actor, now: now)
                 }
-            } catch ClusterError.conflict(let why) where why.contains("ended while") && tries < 3 {
+            } catch ClusterError.changedMeanwhile where tries < 3 {
                 tries += 1
                 // Let the end of the attempt reach the store before reading it again.
                 try await journal.waitDurable(state.withLock { _ in journal.lastTicket })

@@ -29,7 +29,6 @@ extension Cluster {
             }
             let attempts = try await store.attempts(of: id).map { active[$0.id] ?? $0 }
             view.attempts = attempts.map { Self.view(of: $0, nodeName: names[$0.node] ?? $0.node.description) }
-            view.cost = Self.money(attempts.reduce(Int64(0)) { $0 + ($1.costMicros ?? 0) })
         }
         if eventLimit > 0 {
             let (events, total) = try await store.events(of: id, limit: eventLimit)
@@ -162,9 +161,7 @@ extension Cluster {
         ResourcesView(cpu: Double(resources.millicores) / 1000, memory: resources.memoryBytes, gpu: resources.gpus)
     }
 
-    static func money(_ micros: Int64) -> Decimal {
-        Decimal(micros) / 1_000_000
-    }
+    static func money(_ micros: Int64) -> Decimal { Money.decimal(micros) }
 
     static func decodeProgress(_ text: String) -> JSONValue? {
         try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))

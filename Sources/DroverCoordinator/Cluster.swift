@@ -66,8 +66,8 @@ public final class Cluster: Sendable {
         let capacity = Resources(millicores: Int64((request.cpu * 1000).rounded()), memoryBytes: request.memory, gpus: request.gpus.count)
         var labels = request.labels
         if let model = request.gpus.first?.name, labels["gpu.model"] == nil { labels["gpu.model"] = model }
-        let prices = Prices(cpuHourMicros: Self.micros(request.prices.cpuHour), memoryGiBHourMicros: Self.micros(request.prices.memoryGiBHour),
-                            gpuHourMicros: Self.micros(request.prices.gpuHour))
+        let prices = Prices(cpuHourMicros: Money.micros(request.prices.cpuHour), memoryGiBHourMicros: Money.micros(request.prices.memoryGiBHour),
+                            gpuHourMicros: Money.micros(request.prices.gpuHour))
         let hash = TokenHash.hex(token)
         let record = try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
@@ -77,13 +77,6 @@ public final class Cluster: Sendable {
         wakeups.wakeAll()
         logger.info("node registered", metadata: ["node.id": "\(record.id)", "node.name": "\(record.name)"])
         return record
-    }
-
-    static func micros(_ amount: Decimal) -> Int64 {
-        var scaled = amount * 1_000_000
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &scaled, 0, .plain)
-        return NSDecimalNumber(decimal: rounded).int64Value
     }
 
     /// Leases work to `node`, waiting up to `wait` for some to appear.

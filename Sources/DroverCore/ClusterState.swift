@@ -204,7 +204,10 @@ public struct ClusterState: Sendable {
         if !quota(of: spec.team).admits(spec.resources) {
             throw .unschedulable("a task needing \(spec.resources) can never fit team \(spec.team)'s quota (\(Self.describe(quota(of: spec.team))))")
         }
-        if let refusal = budgetRefusal(team: spec.team, estimate: estimate(spec, now: now)) { throw .overBudget(refusal) }
+        // The estimate looks at every node: only worth it when the team has a budget.
+        if quota(of: spec.team).budget != nil, let refusal = budgetRefusal(team: spec.team, estimate: estimate(spec, now: now)) {
+            throw .overBudget(refusal)
+        }
     }
 
     /// Cancels a job: queued shards are cancelled at once, running attempts are asked to stop.
@@ -764,6 +767,8 @@ public enum ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The team's money budget does not allow it.
     case overBudget(String)
     case conflict(String)
+    /// What the operation was prepared from changed meanwhile; read it again and retry.
+    case changedMeanwhile(String)
     case notFound(String)
 
     public var description: String {
@@ -774,6 +779,7 @@ public enum ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unschedulable(let why): why
         case .overBudget(let why): why
         case .conflict(let why): why
+        case .changedMeanwhile(let why): why
         case .notFound(let why): why
         }
     }

@@ -106,12 +106,16 @@ public enum Money {
         return text
     }
 
-    /// Exact decimal text of micro-units with trailing zeros removed (at least two decimals): `0.0125`.
-    public static func exact(_ micros: Int64) -> String {
-        var text = format(micros, places: 6)
-        while text.hasSuffix("0"), let dot = text.firstIndex(of: "."), text.distance(from: dot, to: text.endIndex) > 3 { text.removeLast() }
+    /// Micro-units rounded to `maxPlaces` decimals, then trailing zeros dropped down to `minPlaces`:
+    /// `format(12_500, minPlaces: 2, maxPlaces: 4)` is `0.0125`, `format(100_000, …)` is `0.10`.
+    public static func format(_ micros: Int64, minPlaces: Int, maxPlaces: Int) -> String {
+        var text = format(micros, places: maxPlaces)
+        while text.hasSuffix("0"), let dot = text.firstIndex(of: "."), text.distance(from: dot, to: text.endIndex) > minPlaces + 1 { text.removeLast() }
         return text
     }
+
+    /// Exact decimal text of micro-units with trailing zeros removed (at least two decimals): `0.0125`.
+    public static func exact(_ micros: Int64) -> String { format(micros, minPlaces: 2, maxPlaces: 6) }
 }
 
 /// How far an active attempt's cost has been booked to the ledger.

@@ -247,7 +247,7 @@ extension ClusterState {
         guard entry.reverses == nil else { throw .conflict("ledger entry \(entry.id) is itself a reversal (of entry \(entry.reverses!)); it cannot be reversed") }
         guard !reversedLedgerEntries.contains(entry.id) else { throw .conflict("ledger entry \(entry.id) has already been reversed") }
         guard activeAttempts[entry.attempt] != nil || finishedAttempt != nil else {
-            throw .conflict("attempt \(entry.attempt) ended while the correction was prepared; read it again and retry")
+            throw .changedMeanwhile("attempt \(entry.attempt) ended while the correction was prepared; try again")
         }
         var mutations: [Mutation] = []
         lastLedgerID += 1

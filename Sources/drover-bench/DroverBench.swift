@@ -206,7 +206,7 @@ struct DroverBench: AsyncParsableCommand {
                             _ = try await agent.heartbeat(HeartbeatRequest(attempts: []))
                             tally.latencies.withLock { $0.append(Self.milliseconds(ContinuousClock.now - begin)) }
                         } catch {
-                            tally.committed.withLock { $0 += 1 } // counts failures here
+                            tally.failures.withLock { $0 += 1 }
                         }
                         due = due + .milliseconds(Int64(interval * 1000))
                     }
@@ -218,7 +218,7 @@ struct DroverBench: AsyncParsableCommand {
         let values = tally.latencies.withLock { $0 }
         let (p50, p99, worst) = Self.percentiles(values)
         var row: [String: Any] = ["benchmark": "heartbeats", "agents": agents, "interval_s": interval, "duration_s": duration, "heartbeats": values.count,
-                                  "failed": tally.committed.withLock { $0 }, "heartbeat_p50_ms": p50, "heartbeat_p99_ms": p99, "heartbeat_max_ms": worst]
+                                  "failed": tally.failures.withLock { $0 }, "heartbeat_p50_ms": p50, "heartbeat_p99_ms": p99, "heartbeat_max_ms": worst]
         if let pid = coordinatorPid, let before = cpuBefore, let after = Self.cpuSeconds(pid) {
             row["coordinator_cpu_percent_of_one_core"] = ((after - before) / wall * 1000).rounded() / 10
             row["coordinator_rss_mib"] = Self.rssMiB(pid) ?? 0
@@ -276,4 +276,5 @@ struct DroverBench: AsyncParsableCommand {
 final class Tally: Sendable {
     let latencies = Mutex<[Double]>([])
     let committed = Mutex(0)
+    let failures = Mutex(0)
 }

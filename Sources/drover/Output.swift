@@ -30,12 +30,7 @@ enum Output {
 
     /// An amount with 2 to 4 decimals: `0.00`, `0.10`, `0.0045`, `12.3457`.
     static func money(_ value: Decimal) -> String {
-        var scaled = value * 1_000_000
-        var micros = Decimal()
-        NSDecimalRound(&micros, &scaled, 0, .plain)
-        var text = Money.format(NSDecimalNumber(decimal: micros).int64Value, places: 4)
-        while text.hasSuffix("0"), let dot = text.firstIndex(of: "."), text.distance(from: dot, to: text.endIndex) > 3 { text.removeLast() }
-        return text
+        Money.format(Money.micros(value), minPlaces: 2, maxPlaces: 4)
     }
 
     static func resources(_ r: ResourcesView) -> String {
