@@ -65,6 +65,7 @@ public func buildCoordinator(
     }
     state.currency = configuration.currency
     state.reserveAfterMilliseconds = configuration.reserveAfter?.milliseconds
+    state.placement = configuration.placement
     if let path = configuration.ratesFile {
         // Rates that changed in the file while the coordinator was down apply from now on.
         let card = try Cluster.loadRateCard(path: path)

@@ -86,14 +86,16 @@ public final class Cluster: Sendable {
         while true {
             let snapshot = wakeups.snapshot(for: node)
             let now = clock.now()
-            let (leases, cancels, ticket) = state.withLock { state in
+            let (leases, cancels, handoffs, ticket) = state.withLock { state in
                 // Only the request's arrival proves the agent alive: a poll held while its agent
                 // died must not revive the node when it wakes up later.
                 let revived = arriving ? state.touch(node: node, now: now) : []
                 arriving = false
                 let (leases, mutations) = state.lease(node: node, limit: maxLeases, now: now)
-                return (leases, state.attemptsToCancel(on: node), journal.append(revived + mutations))
+                return (leases, state.attemptsToCancel(on: node), state.takeHandoffs(), journal.append(revived + mutations))
             }
+            // Work this node passed over because a waiting node is a better home for it.
+            for other in handoffs { wakeups.wake(other) }
             try await journal.waitDurable(ticket)
             if !leases.isEmpty || !cancels.isEmpty || ContinuousClock.now >= deadline || Task.isCancelled
                 || shuttingDown.load(ordering: .relaxed) {
@@ -101,7 +103,11 @@ public final class Cluster: Sendable {
             }
             // A delayed retry becoming due wakes no one; bound the wait by it.
             var timeout = deadline - ContinuousClock.now
-            if let due = state.withLock({ $0.nextRetryDue() }) {
+            let retryDue = state.withLock { state in
+                state.noteWaiting(node) // from now on, leases weigh this node as a home for their tasks
+                return state.nextRetryDue()
+            }
+            if let due = retryDue {
                 timeout = min(timeout, .milliseconds(max(1, due.milliseconds(since: now))))
             }
             await wakeups.wait(node: node, since: snapshot, timeout: timeout)

@@ -41,6 +41,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// A team's first job in line passed over this long gets a node reserved until it fits
     /// (against starvation of large tasks by small ones); nil turns reservations off.
     public var reserveAfter: Duration? = .seconds(300)
+    /// Where a task goes when several nodes waiting for work could take it.
+    public var placement = PlacementStrategy.pack
 
     public init() {}
 }

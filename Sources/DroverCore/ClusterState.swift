@@ -21,6 +21,13 @@ public struct ClusterState: Sendable {
     /// A team's first job in line that has had no lease for this long gets a node reserved
     /// (configuration; nil turns reservations off).
     public var reserveAfterMilliseconds: Int64? = 300_000
+    /// How a task picks between nodes that could both take it (configuration).
+    public var placement = PlacementStrategy.pack
+    /// Nodes whose agents wait in a long poll for work right now (not persisted): the other
+    /// homes a lease weighs against the node that asks.
+    public private(set) var waitingNodes: Set<NodeID> = []
+    /// Waiting nodes that leases passed work to, for the caller to wake (`takeHandoffs`).
+    public private(set) var handoffs: Set<NodeID> = []
     /// When the last lease was handed out, to any job (not persisted).
     public private(set) var lastLeaseAt = Timestamp(milliseconds: 0)
     public private(set) var lastJobID: Int64 = 0
@@ -106,6 +113,9 @@ public struct ClusterState: Sendable {
         /// gets a full TTL from the moment the coordinator came back.
         public internal(set) var lastSeen: Timestamp
         public var free: Resources { record.capacity - allocated }
+        public var placementCandidate: PlacementCandidate {
+            PlacementCandidate(node: record.id, capacity: record.capacity, free: free, labels: record.labels)
+        }
     }
 
     // MARK: - Loading
@@ -387,49 +397,48 @@ public struct ClusterState: Sendable {
     // MARK: - Leasing
 
     /// Leases up to `limit` tasks that fit the free resources of `node`, best job first.
+    ///
+    /// A task goes elsewhere when a node now waiting for work is a better home for it under
+    /// `placement`: the lease passes that job over and adds the better node to `handoffs`
+    /// for the caller to wake. A node reserved for a starving job takes that job when it
+    /// fits, and meanwhile only tasks that end before it could (backfill).
     public mutating func lease(node nodeID: NodeID, limit: Int, now: Timestamp) -> ([Lease], [Mutation]) {
+        waitingNodes.remove(nodeID)
         guard var node = nodes[nodeID], node.record.state.acceptsLeases, limit > 0 else { return ([], []) }
         node.lastSeen = now
         var leases: [Lease] = []
         var mutations: [Mutation] = []
         let capacity = readyCapacity
         var overBudget: [String: Bool] = [:]
-        // A node reserved for a starving job leases that job only (or nothing) until it fits.
+        var passedOver: Set<JobID> = []
+        // A node reserved for a starving job leases that job only (or backfill) until it fits.
         var reserved = reservedJob(on: nodeID, now: now)
+        var backfillEnd: Timestamp??
         while leases.count < limit {
-            // Among jobs with a task due that fits this node and their team's quota: the team
-            // with the smallest weighted dominant share first, then priority, then age. Each
-            // team's queue is in priority-then-age order, so its first such job is its best: a
-            // lease looks at one job per team unless jobs ahead of it do not fit this node.
-            var best: (id: JobID, share: Double, priority: Int)?
+            var best: JobID?
+            var servesReservation = false
             if let jobID = reserved {
                 let job = jobs[jobID]!
                 let spec = job.record.spec
-                guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count, hasDueTask(job, now: now) else { break }
-                best = (jobID, 0, spec.priority)
-                reservations[nodeID] = nil // served: the node takes any work again
-                reserved = nil
-            } else {
-                for (team, queue) in pendingByTeam {
-                    let share = dominantShare(of: team, capacity: capacity)
-                    if let current = best, current.share < share { continue }
-                    if overBudget[team] == nil { overBudget[team] = budgetStatus(of: team, now: now)?.exhausted ?? false }
-                    if overBudget[team]! { continue }
-                    let teamQuota = quota(of: team)
-                    let usage = teamUsage[team] ?? TeamUsage()
-                    for jobID in queue {
-                        let job = jobs[jobID]!
-                        let spec = job.record.spec
-                        guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
-                              spec.constraints.allSatisfy({ $0.matches(node.record.labels) }), hasDueTask(job, now: now),
-                              teamQuota.refusal(holding: usage, plus: spec.resources) == nil else { continue }
-                        if let current = best, (current.share, -current.priority, current.id.rawValue) <= (share, -spec.priority, jobID.rawValue) { break }
-                        best = (jobID, share, spec.priority)
-                        break
-                    }
+                if spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count, hasDueTask(job, now: now) {
+                    best = jobID
+                    servesReservation = true
+                    reservations[nodeID] = nil // served: the node takes any work again
+                    reserved = nil
+                } else {
+                    if backfillEnd == nil { backfillEnd = .some(reservedStart(of: spec.resources, on: node, now: now)) }
+                    guard let end = backfillEnd!, hasDueTask(job, now: now) else { break }
+                    best = bestJob(for: node, capacity: capacity, now: now, endingBy: end, passedOver: passedOver, overBudget: &overBudget)
                 }
+            } else {
+                best = bestJob(for: node, capacity: capacity, now: now, endingBy: nil, passedOver: passedOver, overBudget: &overBudget)
             }
-            guard let jobID = best?.id else { break }
+            guard let jobID = best else { break }
+            if !servesReservation, let better = betterWaitingNode(for: jobs[jobID]!.record.spec, than: node) {
+                handoffs.insert(better)
+                passedOver.insert(jobID)
+                continue
+            }
             let spec = jobs[jobID]!.record.spec
             // Taken out of the dictionary (and put back below) so that it is uniquely
             // referenced: changing a copy would copy all its task rows on every lease.
@@ -446,7 +455,7 @@ public struct ClusterState: Sendable {
             job.running += 1
             job.waitingSince = now
             lastLeaseAt = now
-            let gpus = Array(node.freeGPUs.prefix(spec.resources.gpus))
+            let gpus = Placement.gpuIndices(spec.resources.gpus, from: node.freeGPUs)
             node.freeGPUs.removeFirst(gpus.count)
             node.allocated = node.allocated + spec.resources
             node.active.insert(attemptID)
@@ -477,6 +486,83 @@ public struct ClusterState: Sendable {
         }
         nodes[nodeID] = node
         return (leases, mutations)
+    }
+
+    /// The best job with a task for `node` now: among jobs with a task due that fits the node
+    /// and their team's quota and budget, the team with the smallest weighted dominant share
+    /// first, then priority, then age. Each team's queue is in priority-then-age order, so its
+    /// first such job is its best: this looks at one job per team unless jobs ahead of it do
+    /// not fit. With `endingBy` (backfill), only jobs whose timeout ends a task by then count.
+    private func bestJob(for node: NodeRuntime, capacity: Resources, now: Timestamp, endingBy end: Timestamp?,
+                         passedOver: Set<JobID>, overBudget: inout [String: Bool]) -> JobID? {
+        var best: (id: JobID, share: Double, priority: Int)?
+        for (team, queue) in pendingByTeam {
+            let share = dominantShare(of: team, capacity: capacity)
+            if let current = best, current.share < share { continue }
+            if overBudget[team] == nil { overBudget[team] = budgetStatus(of: team, now: now)?.exhausted ?? false }
+            if overBudget[team]! { continue }
+            let teamQuota = quota(of: team)
+            let usage = teamUsage[team] ?? TeamUsage()
+            for jobID in queue {
+                let job = jobs[jobID]!
+                let spec = job.record.spec
+                guard spec.resources.fits(in: node.free), spec.resources.gpus <= node.freeGPUs.count,
+                      spec.constraints.allSatisfy({ $0.matches(node.record.labels) }), hasDueTask(job, now: now),
+                      teamQuota.refusal(holding: usage, plus: spec.resources) == nil, !passedOver.contains(jobID) else { continue }
+                if let end {
+                    guard let timeout = spec.timeoutMilliseconds, now.adding(milliseconds: timeout) <= end else { continue }
+                }
+                if let current = best, (current.share, -current.priority, current.id.rawValue) <= (share, -spec.priority, jobID.rawValue) { break }
+                best = (jobID, share, spec.priority)
+                break
+            }
+        }
+        return best?.id
+    }
+
+    /// A node waiting for work that is a better home than `node` for a task of `spec` under
+    /// `placement`, if there is one. Nodes reserved for a starving job do not count.
+    private func betterWaitingNode(for spec: JobSpec, than node: NodeRuntime) -> NodeID? {
+        guard !waitingNodes.isEmpty else { return nil }
+        var best = node.placementCandidate
+        for id in waitingNodes where reservations[id] == nil {
+            guard let other = nodes[id], other.record.state.acceptsLeases else { continue }
+            let candidate = other.placementCandidate
+            guard Placement.fits(spec.resources, constraints: spec.constraints, on: candidate),
+                  Placement.isBetter(candidate, than: best, for: spec.resources, strategy: placement) else { continue }
+            best = candidate
+        }
+        return best.node == node.record.id ? nil : best.node
+    }
+
+    /// When a task needing `resources` could start on `node` if every attempt there ran to its
+    /// timeout: the end of backfill. Nil when that cannot be known (an attempt without a
+    /// timeout stands in the way), which allows no backfill.
+    func reservedStart(of resources: Resources, on node: NodeRuntime, now: Timestamp) -> Timestamp? {
+        var ends: [(end: Timestamp, allocation: Resources)] = []
+        for id in node.active {
+            guard let attempt = activeAttempts[id] else { continue }
+            guard let timeout = jobs[attempt.task.job]?.record.spec.timeoutMilliseconds else { return nil }
+            ends.append((attempt.startedAt.adding(milliseconds: timeout), attempt.allocation))
+        }
+        var free = node.free
+        for (end, allocation) in ends.sorted(by: { $0.end < $1.end }) {
+            free = free + allocation
+            if resources.fits(in: free) { return max(end, now) }
+        }
+        return nil
+    }
+
+    /// Marks `node`'s agent as waiting in a long poll for work, so that leases weigh it as a
+    /// home for tasks; its next lease clears the mark.
+    public mutating func noteWaiting(_ node: NodeID) {
+        if nodes[node]?.record.state.acceptsLeases == true { waitingNodes.insert(node) }
+    }
+
+    /// The waiting nodes leases passed work to since the last call, which the caller must wake.
+    public mutating func takeHandoffs() -> Set<NodeID> {
+        defer { handoffs = [] }
+        return handoffs
     }
 
     /// The job `node` is reserved for, reserving it now for a starving job that could run on it:

@@ -38,6 +38,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var costInterval: String?
     @Option(help: "Reserve a node for a team's first job in line once it has been passed over this long, e.g. 5m (default 5m; 'off' disables).")
     var reserveAfter: String?
+    @Option(help: "Where tasks go when several waiting nodes could take them: pack (fill partly used nodes first, keeping whole nodes free; default) or spread.")
+    var placement: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -60,7 +62,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw CLIError("cannot read the configuration file \(config)") }
             guard case .object(let fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(config): expected a mapping") }
             let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes", "tlsCert", "tlsKey", "defaultQuota",
-                              "currency", "rates", "costInterval", "reserveAfter"]
+                              "currency", "rates", "costInterval", "reserveAfter", "placement"]
             if let unknown = fields.keys.first(where: { !known.contains($0) }) {
                 throw CLIError("\(config): unknown field '\(unknown)'; known fields are \(known.sorted().joined(separator: ", "))")
             }
@@ -118,6 +120,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 guard let ms = Quantity.parseDuration(text), ms > 0 else { throw CLIError("--reserve-after: '\(text)' is not a duration such as 5m, or off") }
                 configuration.reserveAfter = .milliseconds(ms)
             }
+        }
+        if let text = try placement ?? fileString("placement") {
+            guard let strategy = PlacementStrategy(rawValue: text) else { throw CLIError("--placement: '\(text)' is not pack or spread") }
+            configuration.placement = strategy
         }
         if let text = try costInterval ?? fileString("costInterval") {
             guard let ms = Quantity.parseDuration(text), ms >= 100 else { throw CLIError("--cost-interval: '\(text)' is not a duration of at least 100ms, such as 60s") }

@@ -15,6 +15,7 @@ import Testing
                 let problems = walk.harness.state.invariantViolations()
                 try #require(problems.isEmpty, "seed \(seed), step \(step): \(problems.joined(separator: "; "))")
             }
+            seen["handoff", default: 0] += walk.handoffs
             for m in walk.harness.mutations {
                 if let a = m.attempt, a.state != .running { seen[a.state.rawValue, default: 0] += 1 }
                 if let a = m.attempt, a.state == .running, !a.gpuIndices.isEmpty { seen["gpu lease", default: 0] += 1 }
@@ -24,7 +25,7 @@ import Testing
         }
         // The walks must actually reach every kind of ending, or they prove little.
         for kind in ["succeeded", "failed", "timed_out", "lost", "preempted", "cancelled", "gpu lease",
-                     "job succeeded", "job failed", "job cancelled", "node down"] {
+                     "job succeeded", "job failed", "job cancelled", "node down", "handoff"] {
             #expect(seen[kind, default: 0] > 10, "the random walks never produced '\(kind)'")
         }
     }
@@ -34,10 +35,14 @@ struct RandomWalk {
     var harness: Harness
     var rng: SplitMix64
     var nodes: [NodeID] = []
+    /// Work passed from the polling node to a better waiting one.
+    var handoffs = 0
 
     init(seed: UInt64) {
         harness = Harness(seed: seed)
         rng = SplitMix64(seed: seed &* 7919)
+        harness.state.placement = Bool.random(using: &rng) ? .pack : .spread
+        harness.state.reserveAfterMilliseconds = Bool.random(using: &rng) ? 6_000 : nil
         for name in ["cpu-a", "cpu-b", "gpu-a"] { register(name) }
     }
 
@@ -53,7 +58,13 @@ struct RandomWalk {
         harness.advance(Int64.random(in: 0...3000, using: &rng))
         switch Int.random(in: 0..<100, using: &rng) {
         case 0..<12: submit()
-        case 12..<40: _ = harness.lease(nodes.randomElement(using: &rng)!, limit: Int.random(in: 1...6, using: &rng))
+        case 12..<40:
+            // Some nodes wait in a long poll, so that leases pass work to better homes.
+            for node in nodes where Int.random(in: 0..<3, using: &rng) == 0 { harness.state.noteWaiting(node) }
+            _ = harness.lease(nodes.randomElement(using: &rng)!, limit: Int.random(in: 1...6, using: &rng))
+            let handoffs = harness.state.takeHandoffs()
+            self.handoffs += handoffs.count
+            for node in handoffs { _ = harness.lease(node, limit: Int.random(in: 1...6, using: &rng)) }
         case 40..<75: reportRandomAttempt()
         case 75..<83:
             for node in nodes where Int.random(in: 0..<4, using: &rng) > 0 { harness.state.touch(node: node, now: harness.now) }
@@ -75,13 +86,14 @@ struct RandomWalk {
             maxAttempts: Int.random(in: 1...3, using: &rng), maxLostAttempts: Int.random(in: 0...2, using: &rng),
             backoff: .init(initialMilliseconds: 500, multiplier: 2, maxMilliseconds: 4000, jitter: 0.5),
             nonRetryableExitCodes: [2])
-        let spec = makeSpec(
+        var spec = makeSpec(
             kind: batch ? .batch : .training, tasks: batch ? Int.random(in: 1...25, using: &rng) : 1,
             cpu: Int64.random(in: 1...8, using: &rng) * 250, memory: Int64.random(in: 1...8, using: &rng) * 256 * MiB,
             gpus: Int.random(in: 0..<5, using: &rng) == 0 ? Int.random(in: 1...2, using: &rng) : 0,
             priority: Int.random(in: -2...2, using: &rng),
             constraints: Int.random(in: 0..<6, using: &rng) == 0 ? ["zone=eu"] : [],
             retry: retry, maxFailedTasks: Int.random(in: 0...2, using: &rng))
+        if Bool.random(using: &rng) { spec.timeoutMilliseconds = Int64.random(in: 1...20, using: &rng) * 1000 }
         _ = try? harness.submit(spec)
     }
 

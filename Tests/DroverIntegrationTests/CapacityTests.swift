@@ -46,6 +46,93 @@ struct CapacityTests {
         }
     }
 
+    @Test(arguments: ["pack", "spread"])
+    func placementPacksOrSpreadsAsConfigured(strategy: String) async throws {
+        let cluster = try await TestCluster.start(agents: 3, cpu: 4, coordinatorArguments: ["--placement", strategy])
+        defer { cluster.stopNow() }
+        // Given three 4-core agents waiting for work, one of them running a 1-core task,
+        func submit(_ name: String, tasks: Int) async throws -> String {
+            try await cluster.client.submit(.object([
+                "name": .string(name), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(Double(tasks)),
+                "command": .string("sleep 5"), "resources": .object(["cpu": .number(1), "memory": .string("64MiB")]),
+            ])).id
+        }
+        let first = try await submit("first", tasks: 1)
+        try await cluster.waitUntil("the first task running", timeout: .seconds(20)) {
+            try await cluster.client.jobSummary(first).tasks.running == 1
+        }
+        try await Task.sleep(for: .milliseconds(300)) // every agent back in its long poll
+        // when a job of two 1-core tasks arrives (and every agent is woken),
+        let second = try await submit("second", tasks: 2)
+        try await cluster.waitUntil("both tasks running", timeout: .seconds(20)) {
+            try await cluster.client.jobSummary(second).tasks.running == 2
+        }
+        let perNode = try await cluster.client.nodes().map(\.runningTasks).sorted(by: >)
+        // then pack adds them to the partly used node, keeping two nodes whole; spread uses the empty ones.
+        if strategy == "pack" {
+            #expect(perNode == [3, 0, 0], "\(perNode)")
+        } else {
+            #expect(perNode == [1, 1, 1], "\(perNode)")
+        }
+        for job in [first, second] { _ = try await cluster.client.cancel(job) }
+    }
+
+    @Test func cordonKeepsWorkOffANodeAndDrainRequeuesAtItsDeadlineWithoutAFailure() async throws {
+        let cluster = try await TestCluster.start(agents: 2, cpu: 4)
+        defer { cluster.stopNow() }
+        let nodes = try await cluster.client.nodes().sorted { $0.name < $1.name }
+        let (a, b) = (nodes[0], nodes[1])
+        func submit(_ name: String, tasks: Int, _ command: String) async throws -> String {
+            try await cluster.client.submit(.object([
+                "name": .string(name), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(Double(tasks)),
+                "command": .string(command), "resources": .object(["cpu": .number(1), "memory": .string("64MiB")]),
+            ])).id
+        }
+        func state(of node: NodeView) async throws -> String? { try await cluster.client.nodes().first { $0.id == node.id }?.state }
+        func cli(_ arguments: [String]) async throws -> String {
+            let result = try await cluster.drover(arguments)
+            #expect(result.status == 0, "drover \(arguments.joined(separator: " ")): \(result.stdout)")
+            return result.stdout
+        }
+
+        // A cordoned node takes no new work: eight quick tasks all run on the other one.
+        _ = try await cli(["node", "cordon", a.id])
+        #expect(try await state(of: a) == "cordoned")
+        let quick = try await submit("quick", tasks: 8, "sleep 0.1")
+        try await cluster.waitUntil("the quick job finished", timeout: .seconds(30)) { try await cluster.client.jobSummary(quick).isFinished }
+        #expect(try await cluster.client.job(quick).attempts?.map(\.node) == Array(repeating: b.name, count: 8))
+        _ = try await cli(["node", "uncordon", a.id])
+        #expect(try await state(of: a) == "ready")
+
+        // Two long tasks on node a (b cordoned meanwhile); then a is drained with a 1-second deadline.
+        _ = try await cli(["node", "cordon", b.id])
+        let long = try await submit("long", tasks: 2, "sleep 60")
+        try await cluster.waitUntil("both long tasks running on a", timeout: .seconds(20)) { try await cluster.client.jobSummary(long).tasks.running == 2 }
+        _ = try await cli(["node", "uncordon", b.id])
+        let drained = try await cli(["node", "drain", a.id, "--deadline", "1s"])
+        #expect(drained.contains("draining") && drained.contains("requeueing what still runs at"), "\(drained)")
+        // A draining node takes no new work either,
+        let during = try await submit("during", tasks: 1, "true")
+        try await cluster.waitUntil("the job submitted during the drain finished", timeout: .seconds(20)) {
+            try await cluster.client.jobSummary(during).isFinished
+        }
+        #expect(try await cluster.client.job(during).attempts?.map(\.node) == [b.name])
+        // and at the deadline what still runs on it is requeued as preempted, not failed, and runs on b.
+        try await cluster.waitUntil("the long tasks requeued and running on b", timeout: .seconds(20)) {
+            let attempts = try await cluster.client.job(long).attempts ?? []
+            return attempts.filter { $0.node == b.name && $0.outcome == "running" }.count == 2
+        }
+        let view = try await cluster.client.job(long)
+        let onA = view.attempts?.filter { $0.node == a.name } ?? []
+        #expect(onA.count == 2 && onA.allSatisfy { $0.outcome == "preempted" }, "\(onA.map(\.outcome))")
+        #expect(view.tasks.failed == 0 && view.state == "running")
+        #expect(try await state(of: a) == "draining")
+        #expect(try await cluster.client.nodes().first { $0.id == a.id }?.runningTasks == 0)
+        _ = try await cluster.client.cancel(long)
+        _ = try await cli(["node", "uncordon", a.id])
+        #expect(try await state(of: a) == "ready")
+    }
+
     @Test func aHundredClientsSubmittingAtTheBoundaryNeverPushATeamOverItsQuota() async throws {
         let cluster = try await TestCluster.start(agents: 3, cpu: 4)
         defer { cluster.stopNow() }
