@@ -14,6 +14,9 @@ public final class Agent: Service {
     private let state = Mutex(AgentState())
     private let reportKick: AsyncStream<Void>.Continuation
     private let reportKicks: AsyncStream<Void>
+    private let workDirectories: WorkDirectories
+    /// The agent's own environment, which every task inherits (less any `DROVER_` variables).
+    private let inheritedEnvironment: [String: String]
 
     struct AgentState {
         var client: DroverClient?
@@ -39,6 +42,9 @@ public final class Agent: Service {
         self.configuration = configuration
         self.logger = logger
         (reportKicks, reportKick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        workDirectories = WorkDirectories(root: configuration.workDirectory, checkpointRoot: configuration.checkpointRoot ?? configuration.workDirectory + "/checkpoints",
+                                          keep: configuration.keepWorkDirectories)
+        inheritedEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DROVER_") }
     }
 
     /// Number of attempts running now.
@@ -283,12 +289,21 @@ public final class Agent: Service {
     }
 
     private func runAttempt(_ lease: LeaseView) async {
-        let taskDirectory = "\(configuration.workDirectory)/jobs/\(lease.jobId)/task-\(lease.task)"
-        let directory = "\(taskDirectory)/attempt-\(lease.attempt)"
+        let directory: String
+        do {
+            directory = try workDirectories.take()
+        } catch {
+            finish(lease, report: ReportView(attemptId: lease.attemptId, outcome: "failed", exitCode: nil, signal: nil, wallMs: 0, peakRssBytes: nil,
+                                             progress: nil, reason: "cannot start: no working directory: \(error)"))
+            return
+        }
         let checkpoints = "\(configuration.checkpointRoot ?? configuration.workDirectory + "/checkpoints")/\(lease.jobId)/task-\(lease.task)"
-        let outputPath = "\(directory)/output.log"
+        let outputPath = "\(directory)/\(WorkDirectories.outputFileName)"
         let progressPath = "\(directory)/progress.jsonl"
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DROVER_") }
+        func release(succeeded: Bool) {
+            workDirectories.release(directory, succeeded: succeeded, job: lease.jobId, task: lease.task, attempt: lease.attempt)
+        }
+        var environment = inheritedEnvironment
         for (key, value) in lease.env { environment[key] = value }
         environment["DROVER_JOB_ID"] = lease.jobId
         environment["DROVER_JOB_NAME"] = lease.jobName
@@ -305,11 +320,11 @@ public final class Agent: Service {
 
         let process: RunningProcess
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+            try workDirectories.prepareCheckpoints(checkpoints)
             if let stop = state.withLock({ $0.running[lease.attemptId]?.stopReason }) {
                 finish(lease, report: ReportView(attemptId: lease.attemptId, outcome: stop.outcome, exitCode: nil, signal: nil, wallMs: 0,
                                                  peakRssBytes: nil, progress: nil, reason: stop.reason))
+                release(succeeded: true) // nothing ran in it
                 return
             }
             process = try RunningProcess.spawn(ProcessLaunch(argv: lease.command, environment: environment, workingDirectory: directory, outputPath: outputPath))
@@ -319,6 +334,7 @@ public final class Agent: Service {
             await shipLog(lease, path: outputPath, from: 0)
             finish(lease, report: ReportView(attemptId: lease.attemptId, outcome: "failed", exitCode: nil, signal: nil, wallMs: 0, peakRssBytes: nil,
                                              progress: nil, reason: "cannot start: \(error)"))
+            release(succeeded: false)
             return
         }
         let pendingStop = state.withLock { state -> Bool in
@@ -384,9 +400,9 @@ public final class Agent: Service {
         finish(lease, report: ReportView(attemptId: lease.attemptId, outcome: outcome, exitCode: exit.exitCode, signal: exit.signal,
                                          wallMs: exit.wallMilliseconds, peakRssBytes: exit.peakRSSBytes,
                                          progress: Self.latestProgress(at: progressPath), reason: reason))
+        release(succeeded: outcome == "succeeded")
         if outcome == "succeeded" && !configuration.keepWorkDirectories {
-            try? FileManager.default.removeItem(atPath: taskDirectory)
-            try? FileManager.default.removeItem(atPath: checkpoints) // the task is done: nothing to resume
+            workDirectories.discardCheckpoints(checkpoints) // the task is done: nothing to resume
         }
     }
 

@@ -1,0 +1,119 @@
+import Foundation
+import Synchronization
+
+/// Attempts' working and checkpoint directories, reused.
+///
+/// Every attempt runs in an empty directory of its own, and every task has a checkpoint
+/// directory that lasts until it succeeds. Making and removing these per attempt (plus the
+/// output file) was the largest cost of a short task on the agent: on ext4 each directory
+/// takes an inode and a data block, and freeing the block may wait for a discard. So a
+/// directory an attempt succeeded in is emptied and handed to the next attempt, its
+/// `output.log` truncated rather than unlinked; one whose attempt did not succeed (or all of
+/// them with `keep`) is moved to `jobs/JOB/task-N/attempt-A` for inspection. Local
+/// checkpoint directories are recycled the same way, by renaming an emptied one into place.
+final class WorkDirectories: Sendable {
+    /// Name of the file an attempt's stdout and stderr go to, in its directory.
+    static let outputFileName = "output.log"
+
+    private let root: String
+    private let keep: Bool
+    /// Where checkpoint directories are recycled through, when they are local (under `root`).
+    private let recyclesCheckpoints: Bool
+    private struct Pool {
+        var free: [String] = []
+        var freeCheckpoints: [String] = []
+        var next = 0
+    }
+    private let pool = Mutex(Pool())
+
+    /// Directories live in `root/scratch` while in use or free; a previous run's leftovers
+    /// there are removed. Checkpoint directories under `checkpointRoot` are recycled only
+    /// when it is `root/checkpoints` (the same filesystem, for a cheap rename).
+    init(root: String, checkpointRoot: String, keep: Bool) {
+        self.root = root
+        self.keep = keep
+        recyclesCheckpoints = checkpointRoot == "\(root)/checkpoints"
+        try? FileManager.default.removeItem(atPath: scratchRoot)
+    }
+
+    private var scratchRoot: String { "\(root)/scratch" }
+
+    /// An empty directory for an attempt (except perhaps an empty `output.log`).
+    func take() throws -> String {
+        let (reused, number) = pool.withLock { pool -> (String?, Int) in
+            if let path = pool.free.popLast() { return (path, 0) }
+            pool.next += 1
+            return (nil, pool.next)
+        }
+        if let reused { return reused }
+        let path = "\(scratchRoot)/\(number)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Ends `path`'s use by an attempt of `job`'s task `task`: reused when the attempt
+    /// succeeded, else kept as `jobs/JOB/task-N/attempt-A`, which is returned.
+    @discardableResult
+    func release(_ path: String, succeeded: Bool, job: String, task: Int, attempt: Int) -> String? {
+        if succeeded && !keep, empty(path) {
+            pool.withLock { $0.free.append(path) }
+            return nil
+        }
+        let kept = "\(root)/jobs/\(job)/task-\(task)/attempt-\(attempt)"
+        do {
+            try FileManager.default.createDirectory(atPath: "\(root)/jobs/\(job)/task-\(task)", withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: kept) // a leftover of an earlier agent run
+            try FileManager.default.moveItem(atPath: path, toPath: kept)
+            return kept
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            return nil
+        }
+    }
+
+    /// Makes sure the checkpoint directory `path` exists: an earlier attempt's is kept as it is.
+    func prepareCheckpoints(_ path: String) throws {
+        let parent = (path as NSString).deletingLastPathComponent
+        if mkdir(parent, 0o755) != 0 && errno != EEXIST {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        }
+        if access(path, F_OK) == 0 { return }
+        if recyclesCheckpoints, let free = pool.withLock({ $0.freeCheckpoints.popLast() }) {
+            if rename(free, path) == 0 { return }
+            try? FileManager.default.removeItem(atPath: free)
+        }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+    }
+
+    /// The task whose checkpoints `path` holds is done: they go (the directory is recycled).
+    func discardCheckpoints(_ path: String) {
+        if recyclesCheckpoints, empty(path, keeping: nil) {
+            let number = pool.withLock { pool -> Int in
+                pool.next += 1
+                return pool.next
+            }
+            let free = "\(scratchRoot)/c\(number)"
+            if mkdir(scratchRoot, 0o755) == 0 || errno == EEXIST, rename(path, free) == 0 {
+                pool.withLock { $0.freeCheckpoints.append(free) }
+                return
+            }
+        }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Removes everything in `path` but its output file, which is truncated. False when
+    /// something could not be removed (the directory is then not reused).
+    private func empty(_ path: String, keeping kept: String? = WorkDirectories.outputFileName) -> Bool {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
+        for name in names where name != kept {
+            guard (try? FileManager.default.removeItem(atPath: "\(path)/\(name)")) != nil else { return false }
+        }
+        guard let kept else { return true }
+        var info = stat()
+        let output = "\(path)/\(kept)"
+        if stat(output, &info) != 0 { return errno == ENOENT }
+        return info.st_size == 0 || truncate(output, 0) == 0
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Glibc
+import Testing
+
+@testable import DroverAgent
+
+/// Attempts' directories are reused only when empty, kept when an attempt did not succeed,
+/// and checkpoint directories last until their task succeeds.
+@Suite struct WorkDirectoriesTests {
+    let root = NSTemporaryDirectory() + "drover-workdirs-\(UUID().uuidString.prefix(8))"
+
+    func write(_ text: String, to path: String) throws { try text.write(toFile: path, atomically: false, encoding: .utf8) }
+    func contents(_ path: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
+
+    @Test func aSucceededAttemptsDirectoryIsEmptiedAndReused() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let first = try directories.take()
+        try write("hello\n", to: first + "/output.log")
+        try FileManager.default.createDirectory(atPath: first + "/tmp/deep", withIntermediateDirectories: true)
+        try write("x", to: first + "/tmp/deep/file")
+        #expect(directories.release(first, succeeded: true, job: "1", task: 0, attempt: 1) == nil)
+        let second = try directories.take()
+        #expect(second == first, "the emptied directory is handed out again")
+        #expect(contents(second) == ["output.log"])
+        #expect(try String(contentsOfFile: second + "/output.log", encoding: .utf8).isEmpty, "the previous output is gone")
+        let third = try directories.take()
+        #expect(third != second, "a directory in use is never handed out twice")
+    }
+
+    @Test func aFailedAttemptsDirectoryIsKeptUnderItsJobAndTask() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let path = try directories.take()
+        try write("boom\n", to: path + "/output.log")
+        let kept = try #require(directories.release(path, succeeded: false, job: "7", task: 3, attempt: 2))
+        #expect(kept == root + "/jobs/7/task-3/attempt-2")
+        #expect(try String(contentsOfFile: kept + "/output.log", encoding: .utf8) == "boom\n")
+        #expect(try directories.take() != path, "the kept directory is not reused")
+    }
+
+    @Test func withKeepEvenSucceededAttemptsAreKept() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: true)
+        let path = try directories.take()
+        #expect(directories.release(path, succeeded: true, job: "1", task: 0, attempt: 1) == root + "/jobs/1/task-0/attempt-1")
+    }
+
+    @Test func checkpointsSurviveUntilTheTaskSucceedsAndTheirDirectoryIsRecycledEmpty() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let task0 = root + "/checkpoints/5/task-0", task1 = root + "/checkpoints/5/task-1"
+        try directories.prepareCheckpoints(task0)
+        try write("step 1", to: task0 + "/state")
+        try directories.prepareCheckpoints(task0) // a second attempt of the same task
+        #expect(contents(task0) == ["state"], "an earlier attempt's checkpoint is kept")
+        directories.discardCheckpoints(task0)
+        #expect(!FileManager.default.fileExists(atPath: task0))
+        try directories.prepareCheckpoints(task1)
+        #expect(contents(task1).isEmpty, "a recycled checkpoint directory starts empty")
+    }
+
+    @Test func leftoversOfAPreviousRunAreRemovedAtStart() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let old = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let path = try old.take()
+        try write("stale", to: path + "/output.log")
+        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        #expect(contents(try directories.take()).isEmpty)
+    }
+}
