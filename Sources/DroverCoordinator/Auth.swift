@@ -29,7 +29,14 @@ public enum Principal: Sendable, Equatable {
 enum TokenHash {
     /// SHA-256 of the token, hex: what the store keeps instead of the token.
     static func hex(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data(token.utf8)) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     /// Compares two secrets in time independent of where they differ.

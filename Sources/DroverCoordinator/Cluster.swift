@@ -138,6 +138,23 @@ public final class Cluster: Sendable {
         state.withLock { $0.forgiveSilence(milliseconds: duration.milliseconds) }
     }
 
+    /// Whether ending these attempts may let a node other than theirs lease something: a task
+    /// went back to the queue, or a team with queued work and a quota or budget freed some of it.
+    static func mayHelpOtherNodes(_ mutations: [Mutation], _ state: ClusterState) -> Bool {
+        for mutation in mutations {
+            switch mutation {
+            case .putTask(let task) where task.state == .queued:
+                return true
+            case .putAttempt(let attempt) where attempt.state != .running:
+                guard let team = state.jobs[attempt.task.job]?.record.spec.team else { continue }
+                if state.pendingByTeam[team]?.isEmpty == false, state.quota(of: team) != .unlimited { return true }
+            default:
+                continue
+            }
+        }
+        return false
+    }
+
     static func encodeProgress(_ value: JSONValue) -> String? {
         guard let data = try? JSONEncoder().encode(value), data.count <= 4096 else { return nil }
         return String(decoding: data, as: UTF8.self)
@@ -148,7 +165,7 @@ public final class Cluster: Sendable {
         let now = clock.now()
         var verdicts: [ReportResultView?] = Array(repeating: nil, count: reports.count)
         var toCheck: [(Int, AttemptID, AttemptReport)] = []
-        let ticket = state.withLock { state in
+        let (ticket, wakeEveryone) = state.withLock { state in
             var random = SystemRandomNumberGenerator()
             var mutations: [Mutation] = []
             for (position, view) in reports.enumerated() {
@@ -176,13 +193,16 @@ public final class Cluster: Sendable {
                     verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: why)
                 }
             }
+            let wakeEveryone = Self.mayHelpOtherNodes(mutations, state)
             let ticket = journal.append(mutations)
             // Reports of attempts without a lease are judged from the store below; it must first
             // hold every change memory already made (another request may have just ended them).
-            return toCheck.isEmpty ? ticket : max(ticket, journal.lastTicket)
+            return (toCheck.isEmpty ? ticket : max(ticket, journal.lastTicket), wakeEveryone)
         }
         try await journal.waitDurable(ticket)
-        if ticket > 0 { wakeups.wakeAll() } // capacity was freed or tasks requeued
+        // Capacity freed on this node is for this node's poll; other nodes only when tasks
+        // were requeued or a team held back by its quota or budget may now run more.
+        if wakeEveryone { wakeups.wakeAll() } else if ticket > 0 { wakeups.wake(node) }
         // Reports of attempts without a lease: a resent report of a committed outcome is an
         // idempotent success; anything else is stale and is recorded, changing nothing.
         var staleEvents: [Mutation] = []
