@@ -28,7 +28,7 @@ let package = Package(
         // The embedded default store: one SQLite file in WAL mode.
         .target(
             name: "DroverStoreSQLite",
-            dependencies: ["DroverStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["DroverStore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: swift6),
         // Codable wire types and job-spec parsing shared by server, agent and CLI.
         .target(

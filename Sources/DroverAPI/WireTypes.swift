@@ -292,7 +292,14 @@ public struct HeartbeatResponse: Codable, Hashable, Sendable {
 /// `POST /v1/agents/reports`: attempts that ended.
 public struct ReportBatch: Codable, Hashable, Sendable {
     public var reports: [ReportView]
-    public init(reports: [ReportView]) { self.reports = reports }
+    /// When set, the coordinator also leases up to this many tasks to the agent once the
+    /// reports are committed (the capacity they freed), in the same commit, and answers them
+    /// in `leases`: one round trip per finished task instead of a report and a poll.
+    public var maxLeases: Int?
+    public init(reports: [ReportView], maxLeases: Int? = nil) {
+        self.reports = reports
+        self.maxLeases = maxLeases
+    }
 }
 
 public struct ReportView: Codable, Hashable, Sendable {
@@ -320,7 +327,12 @@ public struct ReportView: Codable, Hashable, Sendable {
 
 public struct ReportResults: Codable, Hashable, Sendable {
     public var results: [ReportResultView]
-    public init(results: [ReportResultView]) { self.results = results }
+    /// New leases for the agent, when the batch asked for them with `maxLeases`.
+    public var leases: [LeaseView]?
+    public init(results: [ReportResultView], leases: [LeaseView]? = nil) {
+        self.results = results
+        self.leases = leases
+    }
 }
 
 /// What became of one report: `accepted`, `duplicate` (already committed the same way),

@@ -58,7 +58,7 @@ public final class Agent: Service {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.pollLoop(into: leaseSink) }
                 group.addTask { await self.heartbeatLoop() }
-                group.addTask { await self.reportLoop() }
+                group.addTask { await self.reportLoop(into: leaseSink) }
                 for await lease in leases {
                     group.addTask { await self.runAttempt(lease) }
                 }
@@ -134,12 +134,7 @@ public final class Agent: Service {
                 let response = try await client.poll(PollRequest(maxLeases: configuration.maxLeasesPerPoll, waitMs: configuration.pollWait.milliseconds))
                 noteContact()
                 delay = .milliseconds(100)
-                for lease in response.leases {
-                    state.withLock {
-                        $0.running[lease.attemptId] = RunningAttempt(lease: lease, progressPath: "")
-                    }
-                    sink.yield(lease)
-                }
+                accept(response.leases, into: sink)
                 for id in response.cancel { await stop(id, outcome: "cancelled", reason: "job ended; stopped at the coordinator's request") }
             } catch is CancellationError {
                 return
@@ -157,6 +152,14 @@ public final class Agent: Service {
             }
         }
         sink.finish()
+    }
+
+    /// Starts attempts of new leases (from a poll or a report's answer).
+    private func accept(_ leases: [LeaseView], into sink: AsyncStream<LeaseView>.Continuation) {
+        for lease in leases {
+            state.withLock { $0.running[lease.attemptId] = RunningAttempt(lease: lease, progressPath: "") }
+            sink.yield(lease)
+        }
     }
 
     // MARK: - Heartbeats
@@ -229,14 +232,16 @@ public final class Agent: Service {
         reportKick.yield()
     }
 
-    private func reportLoop() async {
+    private func reportLoop(into sink: AsyncStream<LeaseView>.Continuation) async {
         for await _ in reportKicks {
-            await sendReports()
+            await sendReports(takingLeasesInto: sink)
         }
     }
 
-    /// Sends every queued report in one request; keeps them queued if that fails.
-    private func sendReports() async {
+    /// Sends every queued report in one request; keeps them queued if that fails. With a
+    /// `sink`, the request also asks for leases for the capacity the reports freed (one
+    /// round trip instead of a report and a poll), and starts them.
+    private func sendReports(takingLeasesInto sink: AsyncStream<LeaseView>.Continuation? = nil) async {
         var delay = Duration.milliseconds(100)
         while true {
             let batch = state.withLock { state in
@@ -245,8 +250,10 @@ public final class Agent: Service {
             }
             guard !batch.isEmpty else { return }
             do {
-                let results = try await client.report(ReportBatch(reports: batch))
+                let takeLeases = sink != nil && !Task.isShuttingDownGracefully && !Task.isCancelled
+                let results = try await client.report(ReportBatch(reports: batch, maxLeases: takeLeases ? configuration.maxLeasesPerPoll : nil))
                 noteContact()
+                if let sink, let leases = results.leases { accept(leases, into: sink) }
                 for result in results.results where result.status != "accepted" && result.status != "duplicate" {
                     logger.warning("report refused", metadata: ["attempt.id": "\(result.attemptId)", "status": "\(result.status)", "detail": "\(result.detail ?? "")"])
                 }

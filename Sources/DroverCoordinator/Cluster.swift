@@ -160,12 +160,14 @@ public final class Cluster: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Commits a batch of reports of one node; each gets its own verdict.
-    func report(_ reports: [ReportView], from node: NodeID) async throws -> [ReportResultView] {
+    /// Commits a batch of reports of one node; each gets its own verdict. With `maxLeases`,
+    /// leases up to that many tasks to the node in the same commit (the capacity the reports
+    /// freed is the node's own), so the agent needs no poll to get its next work.
+    func report(_ reports: [ReportView], from node: NodeID, maxLeases: Int = 0) async throws -> (results: [ReportResultView], leases: [Lease]) {
         let now = clock.now()
         var verdicts: [ReportResultView?] = Array(repeating: nil, count: reports.count)
         var toCheck: [(Int, AttemptID, AttemptReport)] = []
-        let (ticket, wakeEveryone) = state.withLock { state in
+        let (ticket, wakeEveryone, leases, handoffs) = state.withLock { state in
             var random = SystemRandomNumberGenerator()
             var mutations: [Mutation] = []
             for (position, view) in reports.enumerated() {
@@ -194,15 +196,26 @@ public final class Cluster: Sendable {
                 }
             }
             let wakeEveryone = Self.mayHelpOtherNodes(mutations, state)
+            var leases: [Lease] = []
+            if maxLeases > 0 {
+                // The node's poll may still be parked: it stays a candidate home for handoffs.
+                let waiting = state.waitingNodes.contains(node)
+                let (leased, changes) = state.lease(node: node, limit: maxLeases, now: now)
+                if waiting { state.noteWaiting(node) }
+                leases = leased
+                mutations += changes
+            }
             let ticket = journal.append(mutations)
             // Reports of attempts without a lease are judged from the store below; it must first
             // hold every change memory already made (another request may have just ended them).
-            return (toCheck.isEmpty ? ticket : max(ticket, journal.lastTicket), wakeEveryone)
+            return (toCheck.isEmpty ? ticket : max(ticket, journal.lastTicket), wakeEveryone, leases, state.takeHandoffs())
         }
+        for other in handoffs { wakeups.wake(other) }
         try await journal.waitDurable(ticket)
-        // Capacity freed on this node is for this node's poll; other nodes only when tasks
-        // were requeued or a team held back by its quota or budget may now run more.
-        if wakeEveryone { wakeups.wakeAll() } else if ticket > 0 { wakeups.wake(node) }
+        // Capacity freed on this node is for this node's poll (unless the report took it
+        // already); other nodes only when tasks were requeued or a team held back by its
+        // quota or budget may now run more.
+        if wakeEveryone { wakeups.wakeAll() } else if ticket > 0 && maxLeases == 0 { wakeups.wake(node) }
         // Reports of attempts without a lease: a resent report of a committed outcome is an
         // idempotent success; anything else is stale and is recorded, changing nothing.
         var staleEvents: [Mutation] = []
@@ -224,7 +237,7 @@ public final class Cluster: Sendable {
         if !staleEvents.isEmpty {
             try await journal.waitDurable(state.withLock { _ in journal.append(staleEvents) })
         }
-        return verdicts.map { $0! }
+        return (verdicts.map { $0! }, leases)
     }
 
     /// Appends output of an active attempt held by `node`; refuses stale or foreign writes.

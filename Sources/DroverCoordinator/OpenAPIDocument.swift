@@ -1019,6 +1019,11 @@ enum OpenAPIDocument {
             "items": {
               "$ref": "#/components/schemas/Report"
             }
+          },
+          "maxLeases": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Also lease up to this many tasks to the agent (the capacity the reports freed), in the same commit; they come back in `leases`."
           }
         }
       },
@@ -1058,6 +1063,13 @@ enum OpenAPIDocument {
             "items": {
               "$ref": "#/components/schemas/ReportResult"
             }
+          },
+          "leases": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Lease"
+            },
+            "description": "New leases, when the batch set `maxLeases`."
           }
         }
       },
@@ -3492,7 +3504,7 @@ enum OpenAPIDocument {
             "name": "id",
             "in": "path",
             "required": true,
-            "description": "Token id (tok-\u2026)",
+            "description": "Token id (tok-…)",
             "schema": {
               "type": "string"
             }

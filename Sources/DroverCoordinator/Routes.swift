@@ -316,7 +316,10 @@ struct Routes {
         let node = try requireAgent(context)
         let body = try await decode(ReportBatch.self, from: request, context: context)
         guard body.reports.count <= 10_000 else { throw APIError.badRequest("at most 10000 reports per request", field: "reports") }
-        return try json(ReportResults(results: try await cluster.report(body.reports, from: node)))
+        guard (body.maxLeases ?? 0) >= 0 else { throw APIError.badRequest("must not be negative", field: "maxLeases") }
+        let (results, leases) = try await cluster.report(body.reports, from: node, maxLeases: min(body.maxLeases ?? 0, configuration.maxLeasesPerPoll))
+        // Read by agents only, so the keys need no sorting.
+        return try json(ReportResults(results: results, leases: body.maxLeases == nil ? nil : leases.map(Self.view(of:))), sortedKeys: false)
     }
 
     /// One report, with the verdict as the HTTP status: 200 accepted or duplicate, 409 stale, 403 not yours.
@@ -328,7 +331,7 @@ struct Routes {
             throw APIError.badRequest("attemptId \(body.attemptId) differs from the attempt in the path (\(id))", field: "attemptId")
         }
         body.attemptId = id
-        let result = try await cluster.report([body], from: node)[0]
+        let result = try await cluster.report([body], from: node).results[0]
         switch result.status {
         case "accepted", "duplicate": return try json(result)
         case "stale": throw APIError.conflict(result.detail ?? "stale report")

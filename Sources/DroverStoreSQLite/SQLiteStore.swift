@@ -33,8 +33,9 @@ public final class SQLiteStore: Store {
     public func apply(_ mutations: [Mutation]) async throws {
         guard !mutations.isEmpty else { return }
         try await pool.write { db in
+            var statements = BatchStatements()
             for mutation in mutations {
-                try Self.apply(mutation, in: db)
+                try Self.apply(mutation, in: db, statements: &statements)
             }
         }
     }
@@ -49,16 +50,48 @@ public final class SQLiteStore: Store {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    private static func apply(_ mutation: Mutation, in db: Database) throws {
+    /// The statements of the hot rows, looked up in GRDB's cache once per batch rather than
+    /// once per row (each lookup hashes the SQL text).
+    private struct BatchStatements {
+        private var statements: [Statement?] = Array(repeating: nil, count: 5)
+
+        mutating func get(_ slot: Int, _ db: Database, _ sql: String) throws -> Statement {
+            if let statement = statements[slot] { return statement }
+            let statement = try db.cachedStatement(sql: sql)
+            statements[slot] = statement
+            return statement
+        }
+    }
+
+    private static let updateJobSQL = "UPDATE jobs SET state = ?, next_unstarted = ?, started_at = ?, ended_at = ?, reason = ? WHERE id = ?"
+    private static let putTaskSQL = """
+        INSERT OR REPLACE INTO tasks (job_id, idx, state, failures, lost, attempts, current_attempt, not_before)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """
+    private static let putAttemptSQL = """
+        INSERT OR REPLACE INTO attempts (id, job_id, idx, number, node_id, state, millicores, memory_bytes, gpus, gpu_indices,
+            started_at, ended_at, exit_code, signal, peak_rss_bytes, cost_micros, progress, reason, meter)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+    private static let appendEventSQL = "INSERT INTO events (at, subject, job_id, from_state, to_state, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    private static let appendLedgerSQL = """
+        INSERT INTO ledger (id, attempt_id, team, job_id, node_id, resource, quantity, rate_micros, amount_micros, from_ms, to_ms, reverses, note)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    private static func apply(_ mutation: Mutation, in db: Database, statements: inout BatchStatements) throws {
         switch mutation {
         case .putJob(let job):
             // A job's row changes on every lease batch (its cursor) but its spec never does:
             // update the changing columns, and encode the spec only for a new row.
-            try db.cachedStatement(sql: """
-                UPDATE jobs SET state = ?, next_unstarted = ?, started_at = ?, ended_at = ?, reason = ? WHERE id = ?
-                """).execute(arguments: [
-                    job.state.rawValue, job.nextUnstarted, job.startedAt?.milliseconds, job.endedAt?.milliseconds, job.reason, job.id.rawValue,
-                ])
+            var row = RowWriter(try statements.get(0, db, updateJobSQL))
+            row.bind(job.state.rawValue)
+            row.bind(job.nextUnstarted)
+            row.bind(job.startedAt?.milliseconds)
+            row.bind(job.endedAt?.milliseconds)
+            row.bind(job.reason)
+            row.bind(job.id.rawValue)
+            try row.run(in: db)
             guard db.changesCount == 0 else { return }
             try db.cachedStatement(sql: """
                 INSERT INTO jobs (id, name, team, kind, state, priority, task_count, next_unstarted, submitted_at, started_at,
@@ -70,25 +103,38 @@ public final class SQLiteStore: Store {
                     job.endedAt?.milliseconds, job.reason, job.submittedBy, try json(job.spec),
                 ])
         case .putTask(let task):
-            try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO tasks (job_id, idx, state, failures, lost, attempts, current_attempt, not_before)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    task.ref.job.rawValue, task.ref.index, task.state.rawValue, task.failures, task.lost, task.attempts,
-                    task.currentAttempt?.rawValue, task.notBefore?.milliseconds,
-                ])
+            var row = RowWriter(try statements.get(1, db, putTaskSQL))
+            row.bind(task.ref.job.rawValue)
+            row.bind(task.ref.index)
+            row.bind(task.state.rawValue)
+            row.bind(task.failures)
+            row.bind(task.lost)
+            row.bind(task.attempts)
+            row.bind(task.currentAttempt?.rawValue)
+            row.bind(task.notBefore?.milliseconds)
+            try row.run(in: db)
         case .putAttempt(let a):
-            try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO attempts (id, job_id, idx, number, node_id, state, millicores, memory_bytes, gpus, gpu_indices,
-                    started_at, ended_at, exit_code, signal, peak_rss_bytes, cost_micros, progress, reason, meter)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    a.id.rawValue, a.task.job.rawValue, a.task.index, a.number, a.node.rawValue, a.state.rawValue,
-                    a.allocation.millicores, a.allocation.memoryBytes, a.allocation.gpus,
-                    a.gpuIndices.map(String.init).joined(separator: ","), a.startedAt.milliseconds, a.endedAt?.milliseconds,
-                    a.exitCode.map { Int64($0) }, a.signal.map { Int64($0) }, a.peakRSSBytes, a.costMicros, a.progress, a.reason,
-                    a.meter.map(Self.encodeMeter),
-                ])
+            var row = RowWriter(try statements.get(2, db, putAttemptSQL))
+            row.bind(a.id.rawValue)
+            row.bind(a.task.job.rawValue)
+            row.bind(a.task.index)
+            row.bind(a.number)
+            row.bind(a.node.rawValue)
+            row.bind(a.state.rawValue)
+            row.bind(a.allocation.millicores)
+            row.bind(a.allocation.memoryBytes)
+            row.bind(a.allocation.gpus)
+            row.bind(a.gpuIndices.map(String.init).joined(separator: ","))
+            row.bind(a.startedAt.milliseconds)
+            row.bind(a.endedAt?.milliseconds)
+            row.bind(a.exitCode.map { Int64($0) })
+            row.bind(a.signal.map { Int64($0) })
+            row.bind(a.peakRSSBytes)
+            row.bind(a.costMicros)
+            row.bind(a.progress)
+            row.bind(a.reason)
+            row.bind(a.meter.map(Self.encodeMeter))
+            try row.run(in: db)
         case .putNode(let n):
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO nodes (id, name, millicores, memory_bytes, gpus, gpu_indices, labels, prices, state, registered_at, token_hash,
@@ -101,9 +147,15 @@ public final class SQLiteStore: Store {
                     try n.declaredPrices.map { try json($0) },
                 ])
         case .appendEvent(let e):
-            try db.cachedStatement(sql: """
-                INSERT INTO events (at, subject, job_id, from_state, to_state, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [e.at.milliseconds, e.subject, e.job?.rawValue, e.from, e.to, e.reason, e.actor])
+            var row = RowWriter(try statements.get(3, db, appendEventSQL))
+            row.bind(e.at.milliseconds)
+            row.bind(e.subject)
+            row.bind(e.job?.rawValue)
+            row.bind(e.from)
+            row.bind(e.to)
+            row.bind(e.reason)
+            row.bind(e.actor)
+            try row.run(in: db)
         case .putToken(let t):
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO tokens (id, hash, role, team, created_at, created_by, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -111,13 +163,21 @@ public final class SQLiteStore: Store {
         case .putQuota(let team, let quota):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO quotas (team, quota) VALUES (?, ?)").execute(arguments: [team, try json(quota)])
         case .appendLedger(let e):
-            try db.cachedStatement(sql: """
-                INSERT INTO ledger (id, attempt_id, team, job_id, node_id, resource, quantity, rate_micros, amount_micros, from_ms, to_ms, reverses, note)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    e.id, e.attempt.rawValue, e.team, e.job.rawValue, e.node.rawValue, e.resource.rawValue, e.quantity, e.rateMicros,
-                    e.amountMicros, e.from.milliseconds, e.to.milliseconds, e.reverses, e.note,
-                ])
+            var row = RowWriter(try statements.get(4, db, appendLedgerSQL))
+            row.bind(e.id)
+            row.bind(e.attempt.rawValue)
+            row.bind(e.team)
+            row.bind(e.job.rawValue)
+            row.bind(e.node.rawValue)
+            row.bind(e.resource.rawValue)
+            row.bind(e.quantity)
+            row.bind(e.rateMicros)
+            row.bind(e.amountMicros)
+            row.bind(e.from.milliseconds)
+            row.bind(e.to.milliseconds)
+            row.bind(e.reverses)
+            row.bind(e.note)
+            try row.run(in: db)
         case .appendAlert(let a):
             try db.cachedStatement(sql: """
                 INSERT INTO budget_alerts (team, level, at, period_start_day, spent_micros, budget_micros, message) VALUES (?, ?, ?, ?, ?, ?, ?)

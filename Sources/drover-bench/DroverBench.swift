@@ -22,6 +22,8 @@ struct DroverBench: AsyncParsableCommand {
     enum Mode: String, ExpressibleByArgument { case scheduler, leaseLatency = "lease-latency", heartbeats, core }
 
     @Option var mode: Mode = .scheduler
+    @Flag(help: "Scheduler mode: report without asking for leases (maxLeases), so every batch takes a report and a poll.")
+    var pollOnly = false
     @Option var coordinator: String = ""
     @Option var adminToken: String = ""
     @Option var joinToken: String = ""
@@ -70,17 +72,25 @@ struct DroverBench: AsyncParsableCommand {
             for token in tokens {
                 group.addTask {
                     let agent = DroverClient(baseURL: coordinator, token: token, httpClient: http)
+                    // Like the real agent: poll when idle; the report of finished leases asks for the
+                    // next ones (`maxLeases`), so a busy agent makes one round trip per batch.
+                    var leases: [LeaseView] = []
+                    var begin = ContinuousClock.now
                     while tally.committed.withLock({ $0 }) < shards {
-                        let begin = ContinuousClock.now
-                        let leases = try await agent.poll(PollRequest(maxLeases: leasesPerPoll, waitMs: 200)).leases
-                        guard !leases.isEmpty else { continue }
+                        if leases.isEmpty {
+                            begin = ContinuousClock.now
+                            leases = try await agent.poll(PollRequest(maxLeases: leasesPerPoll, waitMs: 200)).leases
+                            guard !leases.isEmpty else { continue }
+                        }
                         let elapsed = ContinuousClock.now - begin
                         tally.latencies.withLock { $0.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) }
                         let reports = leases.map {
                             ReportView(attemptId: $0.attemptId, outcome: "succeeded", exitCode: 0, signal: nil, wallMs: 0, peakRssBytes: nil, progress: nil, reason: nil)
                         }
-                        _ = try await agent.report(ReportBatch(reports: reports))
+                        begin = ContinuousClock.now
+                        let answer = try await agent.report(ReportBatch(reports: reports, maxLeases: pollOnly ? nil : leasesPerPoll))
                         tally.committed.withLock { $0 += leases.count }
+                        leases = answer.leases ?? []
                     }
                 }
             }
@@ -94,7 +104,7 @@ struct DroverBench: AsyncParsableCommand {
             "benchmark": "scheduler", "agents": agents, "shards": shards, "leases_per_poll": leasesPerPoll,
             "leases_per_s": (Double(shards) / seconds * 10).rounded() / 10,
             "poll_p50_ms": (percentile(0.5) * 100).rounded() / 100, "poll_p99_ms": (percentile(0.99) * 100).rounded() / 100,
-            "polls_with_leases": sorted.count, "succeeded": final.tasks.succeeded == shards,
+            "polls_with_leases": sorted.count, "succeeded": final.tasks.succeeded == shards, "reports_take_leases": !pollOnly,
         ]
         Self.emit(row)
         try await http.shutdown()

@@ -103,6 +103,44 @@ struct FaultDrillTests {
         #expect(final.state == "succeeded")
     }
 
+    @Test func aReportTakesTheNextLeasesInTheSameCommit() async throws {
+        let cluster = try await TestCluster.start(agents: 0)
+        defer { cluster.stopNow() }
+        let joiner = DroverClient(baseURL: cluster.url, token: cluster.joinToken)
+        let registration = try await joiner.register(RegisterRequest(name: "fake", cpu: 2, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates()))
+        let agent = DroverClient(baseURL: cluster.url, token: registration.token)
+        let job = try await cluster.client.submit(.object([
+            "name": .string("chain"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(5), "command": .string("true"),
+        ])).id
+        func report(_ lease: LeaseView) -> ReportView {
+            ReportView(attemptId: lease.attemptId, outcome: "succeeded", exitCode: 0, signal: nil, wallMs: 1, peakRssBytes: nil, progress: nil, reason: nil)
+        }
+        // A 2-core node: the poll gets two leases; each report of them takes the freed core's next task.
+        var leases = try await agent.poll(PollRequest(maxLeases: 8, waitMs: 2000)).leases
+        #expect(leases.count == 2)
+        var seen = Set(leases.map(\.task))
+        for _ in 0..<3 {
+            let answer = try await agent.report(ReportBatch(reports: [report(leases.removeFirst())], maxLeases: 8))
+            #expect(answer.results.map(\.status) == ["accepted"])
+            let next = try #require(answer.leases)
+            #expect(next.count == 1, "only the freed core is leased")
+            seen.formUnion(next.map(\.task))
+            leases += next
+        }
+        #expect(seen == Set(0..<5) && leases.count == 2)
+        // Without maxLeases a report leases nothing (and says nothing about leases).
+        let plain = try await agent.report(ReportBatch(reports: [report(leases[0])]))
+        #expect(plain.leases == nil)
+        // A negative maxLeases is refused and changes nothing.
+        await #expect(throws: DroverClientError.self) {
+            _ = try await agent.report(ReportBatch(reports: [report(leases[1])], maxLeases: -1))
+        }
+        #expect(try await cluster.client.jobSummary(job).tasks.running == 1)
+        let last = try await agent.report(ReportBatch(reports: [report(leases[1])], maxLeases: 8))
+        #expect(last.leases == [], "nothing is left to lease")
+        #expect(try await cluster.client.jobSummary(job).state == "succeeded")
+    }
+
     @Test func drill4SameReport100TimesOutOfOrderCommitsOnce() async throws {
         let cluster = try await TestCluster.start(agents: 0)
         defer { cluster.stopNow() }

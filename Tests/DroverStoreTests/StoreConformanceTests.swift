@@ -42,6 +42,20 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func emptyAndNonASCIITextReadsBackExactly(kind: StoreKind) async throws {
+        let store = try kind.make()
+        var attempt = sampleAttempt(3, state: .failed)
+        attempt.reason = ""
+        attempt.progress = "{\"note\":\"a – ünïcödé 🚀\"}"
+        let event = Event(subject: "task/1/0", job: JobID(1), at: at(7), from: nil, to: "queued", reason: "x y 🚀", actor: "")
+        try await store.apply([.putJob(sampleJob(1, state: .running)), .putNode(sampleNode(1)), .putAttempt(attempt), .appendEvent(event)])
+        let stored = try #require(try await store.attempt(AttemptID(3)))
+        #expect(stored.reason == "" && stored.progress == attempt.progress)
+        let events = try await store.events(of: JobID(1), limit: 10).events
+        #expect(events.last?.reason == "x y 🚀" && events.last?.actor == "" && events.last?.from == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func putIsAnUpsert(kind: StoreKind) async throws {
         let store = try kind.make()
         let ref = TaskRef(job: JobID(1), index: 0)
