@@ -28,11 +28,17 @@ public enum Principal: Sendable, Equatable {
 /// Token hashing and comparison.
 enum TokenHash {
     /// SHA-256 of the token, hex: what the store keeps instead of the token.
-    static func hex(_ token: String) -> String {
+    static func hex(_ token: String) -> String { hex(digest: digest(token)) }
+
+    /// SHA-256 of the token.
+    static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+
+    /// Lowercase hex of a digest.
+    static func hex(digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Data(token.utf8)) {
+        hex.reserveCapacity(digest.count * 2)
+        for byte in digest {
             hex.append(digits[Int(byte >> 4)])
             hex.append(digits[Int(byte & 0x0f)])
         }
@@ -42,7 +48,12 @@ enum TokenHash {
     /// Compares two secrets in time independent of where they differ.
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
         // Compare digests so that length differences do not leak either.
-        let x = Array(SHA256.hash(data: Data(a.utf8))), y = Array(SHA256.hash(data: Data(b.utf8)))
+        constantTimeEquals(digest: digest(a), digest(b))
+    }
+
+    /// Compares two digests in time independent of where they differ.
+    static func constantTimeEquals(digest x: [UInt8], _ y: [UInt8]) -> Bool {
+        guard x.count == y.count else { return false }
         var difference: UInt8 = 0
         for i in 0..<x.count { difference |= x[i] ^ y[i] }
         return difference == 0

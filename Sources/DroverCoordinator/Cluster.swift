@@ -16,6 +16,8 @@ public final class Cluster: Sendable {
     let store: any Store
     let clock: any WallClock
     let wakeups = Wakeups()
+    /// Encodes the answers that carry leases.
+    let leaseAnswers = LeaseAnswers()
     let configuration: CoordinatorConfiguration
     let logger: Logger
     /// Set when the coordinator begins a graceful shutdown: held polls answer at once.

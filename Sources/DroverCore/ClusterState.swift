@@ -808,6 +808,11 @@ public struct ClusterState: Sendable {
 public struct Lease: Sendable {
     public var attempt: AttemptRecord
     public var spec: JobSpec
+
+    public init(attempt: AttemptRecord, spec: JobSpec) {
+        self.attempt = attempt
+        self.spec = spec
+    }
 }
 
 /// What an agent says about an attempt that ended.
