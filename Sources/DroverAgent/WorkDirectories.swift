@@ -55,7 +55,9 @@ final class WorkDirectories: Sendable {
     /// succeeded, else kept as `jobs/JOB/task-N/attempt-A`, which is returned.
     @discardableResult
     func release(_ path: String, succeeded: Bool, job: String, task: Int, attempt: Int) -> String? {
-        if succeeded && !keep, empty(path) {
+        // A task may have replaced its directory by a link: only a real one is emptied (the
+        // link's target is never touched) and reused.
+        if succeeded && !keep, Self.isDirectory(path), empty(path) {
             pool.withLock { $0.free.append(path) }
             return nil
         }
@@ -89,7 +91,9 @@ final class WorkDirectories: Sendable {
 
     /// The task whose checkpoints `path` holds is done: they go (the directory is recycled).
     func discardCheckpoints(_ path: String) {
-        if recyclesCheckpoints, empty(path, keeping: nil) {
+        // Only a real directory is emptied and recycled: a task may have replaced its own by a
+        // link, whose target must not be touched (removing the link is all that happens).
+        if recyclesCheckpoints, Self.isDirectory(path), empty(path, keeping: nil) {
             let number = pool.withLock { pool -> Int in
                 pool.next += 1
                 return pool.next
@@ -103,6 +107,12 @@ final class WorkDirectories: Sendable {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// Whether `path` is a directory itself, not a link to one.
+    private static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// Removes everything in `path` but its output file, which is truncated. False when
     /// something could not be removed (the directory is then not reused).
     private func empty(_ path: String, keeping kept: String? = WorkDirectories.outputFileName) -> Bool {
@@ -113,7 +123,10 @@ final class WorkDirectories: Sendable {
         guard let kept else { return true }
         var info = stat()
         let output = "\(path)/\(kept)"
-        if stat(output, &info) != 0 { return errno == ENOENT }
+        if lstat(output, &info) != 0 { return errno == ENOENT }
+        // A task may have replaced its output file by a link or a directory: never truncate
+        // through it (it could point at another job's file); remove it instead.
+        guard info.st_mode & S_IFMT == S_IFREG else { return (try? FileManager.default.removeItem(atPath: output)) != nil }
         return info.st_size == 0 || truncate(output, 0) == 0
     }
 }

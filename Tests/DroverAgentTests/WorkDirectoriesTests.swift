@@ -28,6 +28,19 @@ import Testing
         #expect(third != second, "a directory in use is never handed out twice")
     }
 
+    @Test func anOutputFileReplacedByALinkIsRemovedNotTruncatedThrough() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let victim = root + "/victim"
+        let path = try directories.take()
+        try write("precious", to: victim)
+        try FileManager.default.createSymbolicLink(atPath: path + "/output.log", withDestinationPath: victim)
+        directories.release(path, succeeded: true, job: "1", task: 0, attempt: 1)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious")
+        let reused = try directories.take()
+        #expect(reused == path && contents(reused).isEmpty, "the link is gone; the next attempt's output file is its own")
+    }
+
     @Test func aFailedAttemptsDirectoryIsKeptUnderItsJobAndTask() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
@@ -58,6 +71,40 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: task0))
         try directories.prepareCheckpoints(task1)
         #expect(contents(task1).isEmpty, "a recycled checkpoint directory starts empty")
+    }
+
+    @Test func aWorkingDirectoryReplacedByALinkLeavesItsTargetAlone() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let other = root + "/other-job-data"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try write("keep me", to: other + "/file")
+        let path = try directories.take()
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: other)
+        directories.release(path, succeeded: true, job: "1", task: 0, attempt: 1)
+        #expect(contents(other) == ["file"], "the link's target is untouched")
+        #expect(try directories.take() != path || contents(path).isEmpty)
+        // A link inside a directory being emptied is removed, its target kept.
+        let inside = try directories.take()
+        try FileManager.default.createSymbolicLink(atPath: inside + "/link", withDestinationPath: other)
+        directories.release(inside, succeeded: true, job: "1", task: 1, attempt: 1)
+        #expect(contents(other) == ["file"] && contents(inside).isEmpty)
+    }
+
+    @Test func aCheckpointDirectoryReplacedByALinkLeavesItsTargetAlone() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let other = root + "/other-job-data"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try write("keep me", to: other + "/file")
+        let task = root + "/checkpoints/9/task-0"
+        try directories.prepareCheckpoints(task)
+        try FileManager.default.removeItem(atPath: task)
+        try FileManager.default.createSymbolicLink(atPath: task, withDestinationPath: other)
+        directories.discardCheckpoints(task)
+        #expect(contents(other) == ["file"], "the link's target is untouched")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: task)) == nil, "the link itself is gone")
     }
 
     @Test func leftoversOfAPreviousRunAreRemovedAtStart() throws {
