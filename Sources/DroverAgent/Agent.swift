@@ -304,7 +304,7 @@ public final class Agent: Service {
                                              progress: nil, reason: "cannot start: no working directory: \(error)"))
             return
         }
-        let checkpoints = "\(configuration.checkpointRoot ?? configuration.workDirectory + "/checkpoints")/\(lease.jobId)/task-\(lease.task)"
+        let checkpoints = workDirectories.checkpoints(job: lease.jobId, task: lease.task)
         let outputPath = "\(directory)/\(WorkDirectories.outputFileName)"
         let progressPath = "\(directory)/progress.jsonl"
         func release(succeeded: Bool) {

@@ -16,6 +16,8 @@ final class WorkDirectories: Sendable {
     static let outputFileName = "output.log"
 
     private let root: String
+    /// Where tasks' checkpoint directories live (`ROOT/JOB/task-N`).
+    private let checkpointRoot: String
     private let keep: Bool
     /// Where checkpoint directories are recycled through, when they are local (under `root`).
     private let recyclesCheckpoints: Bool
@@ -31,6 +33,7 @@ final class WorkDirectories: Sendable {
     /// when it is `root/checkpoints` (the same filesystem, for a cheap rename).
     init(root: String, checkpointRoot: String, keep: Bool) {
         self.root = root
+        self.checkpointRoot = checkpointRoot
         self.keep = keep
         recyclesCheckpoints = checkpointRoot == "\(root)/checkpoints"
         try? FileManager.default.removeItem(atPath: scratchRoot)
@@ -72,6 +75,9 @@ final class WorkDirectories: Sendable {
             return nil
         }
     }
+
+    /// The checkpoint directory of `job`'s task `task` (`DROVER_CHECKPOINT_DIR`).
+    func checkpoints(job: String, task: Int) -> String { "\(checkpointRoot)/\(job)/task-\(task)" }
 
     /// Makes sure the checkpoint directory `path` exists: an earlier attempt's is kept as it is.
     func prepareCheckpoints(_ path: String) throws {

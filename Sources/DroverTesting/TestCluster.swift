@@ -96,6 +96,14 @@ public final class TestCluster: Sendable {
     }
 
     /// Starts an agent process named `name`.
+    /// Registers an agent that no process runs: the test polls and reports with the client
+    /// returned, so it controls every request.
+    public func handDrivenAgent(name: String = "fake", cpu: Double) async throws -> DroverClient {
+        let joiner = try DroverClient(baseURL: url, token: joinToken, caCertificate: caCertificate)
+        let registration = try await joiner.register(RegisterRequest(name: name, cpu: cpu, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates()))
+        return try DroverClient(baseURL: url, token: registration.token, caCertificate: caCertificate)
+    }
+
     public func startAgent(name: String, arguments: [String] = []) throws {
         let process = try spawn(["agent", "--coordinator", url, "--join-token", joinToken, "--name", name, "--work-dir", directory + "/\(name)",
                                  "--kill-grace", "1s"] + (caCertificate.map { ["--ca-cert", $0] } ?? []) + arguments, log: directory + "/\(name).log")

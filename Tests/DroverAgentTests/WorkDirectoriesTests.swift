@@ -9,12 +9,22 @@ import Testing
 @Suite struct WorkDirectoriesTests {
     let root = NSTemporaryDirectory() + "drover-workdirs-\(UUID().uuidString.prefix(8))"
 
+    func make(keep: Bool = false) -> WorkDirectories { WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: keep) }
+
+    /// A directory of another job, with one file, for links to point at.
+    func otherJobsDirectory() throws -> String {
+        let other = root + "/other-job-data"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try write("keep me", to: other + "/file")
+        return other
+    }
+
     func write(_ text: String, to path: String) throws { try text.write(toFile: path, atomically: false, encoding: .utf8) }
     func contents(_ path: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
 
     @Test func aSucceededAttemptsDirectoryIsEmptiedAndReused() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let directories = make()
         let first = try directories.take()
         try write("hello\n", to: first + "/output.log")
         try FileManager.default.createDirectory(atPath: first + "/tmp/deep", withIntermediateDirectories: true)
@@ -30,7 +40,7 @@ import Testing
 
     @Test func anOutputFileReplacedByALinkIsRemovedNotTruncatedThrough() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let directories = make()
         let victim = root + "/victim"
         let path = try directories.take()
         try write("precious", to: victim)
@@ -43,7 +53,7 @@ import Testing
 
     @Test func aFailedAttemptsDirectoryIsKeptUnderItsJobAndTask() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let directories = make()
         let path = try directories.take()
         try write("boom\n", to: path + "/output.log")
         let kept = try #require(directories.release(path, succeeded: false, job: "7", task: 3, attempt: 2))
@@ -54,15 +64,15 @@ import Testing
 
     @Test func withKeepEvenSucceededAttemptsAreKept() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: true)
+        let directories = make(keep: true)
         let path = try directories.take()
         #expect(directories.release(path, succeeded: true, job: "1", task: 0, attempt: 1) == root + "/jobs/1/task-0/attempt-1")
     }
 
     @Test func checkpointsSurviveUntilTheTaskSucceedsAndTheirDirectoryIsRecycledEmpty() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
-        let task0 = root + "/checkpoints/5/task-0", task1 = root + "/checkpoints/5/task-1"
+        let directories = make()
+        let task0 = directories.checkpoints(job: "5", task: 0), task1 = directories.checkpoints(job: "5", task: 1)
         try directories.prepareCheckpoints(task0)
         try write("step 1", to: task0 + "/state")
         try directories.prepareCheckpoints(task0) // a second attempt of the same task
@@ -75,10 +85,8 @@ import Testing
 
     @Test func aWorkingDirectoryReplacedByALinkLeavesItsTargetAlone() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
-        let other = root + "/other-job-data"
-        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
-        try write("keep me", to: other + "/file")
+        let directories = make()
+        let other = try otherJobsDirectory()
         let path = try directories.take()
         try FileManager.default.removeItem(atPath: path)
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: other)
@@ -94,11 +102,9 @@ import Testing
 
     @Test func aCheckpointDirectoryReplacedByALinkLeavesItsTargetAlone() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
-        let other = root + "/other-job-data"
-        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
-        try write("keep me", to: other + "/file")
-        let task = root + "/checkpoints/9/task-0"
+        let directories = make()
+        let other = try otherJobsDirectory()
+        let task = directories.checkpoints(job: "9", task: 0)
         try directories.prepareCheckpoints(task)
         try FileManager.default.removeItem(atPath: task)
         try FileManager.default.createSymbolicLink(atPath: task, withDestinationPath: other)
@@ -109,10 +115,10 @@ import Testing
 
     @Test func leftoversOfAPreviousRunAreRemovedAtStart() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let old = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let old = make()
         let path = try old.take()
         try write("stale", to: path + "/output.log")
-        let directories = WorkDirectories(root: root, checkpointRoot: root + "/checkpoints", keep: false)
+        let directories = make()
         #expect(contents(try directories.take()).isEmpty)
     }
 }

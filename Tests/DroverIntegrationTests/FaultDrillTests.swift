@@ -106,9 +106,7 @@ struct FaultDrillTests {
     @Test func aReportTakesTheNextLeasesInTheSameCommit() async throws {
         let cluster = try await TestCluster.start(agents: 0)
         defer { cluster.stopNow() }
-        let joiner = DroverClient(baseURL: cluster.url, token: cluster.joinToken)
-        let registration = try await joiner.register(RegisterRequest(name: "fake", cpu: 2, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates()))
-        let agent = DroverClient(baseURL: cluster.url, token: registration.token)
+        let agent = try await cluster.handDrivenAgent(cpu: 2)
         let job = try await cluster.client.submit(.object([
             "name": .string("chain"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(5), "command": .string("true"),
         ])).id
@@ -145,9 +143,7 @@ struct FaultDrillTests {
         let cluster = try await TestCluster.start(agents: 0)
         defer { cluster.stopNow() }
         // A hand-driven agent, so the test controls every report.
-        let joiner = DroverClient(baseURL: cluster.url, token: cluster.joinToken)
-        let registration = try await joiner.register(RegisterRequest(name: "fake", cpu: 8, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates()))
-        let agent = DroverClient(baseURL: cluster.url, token: registration.token)
+        let agent = try await cluster.handDrivenAgent(cpu: 8)
         let job = try await cluster.client.submit(.object([
             "name": .string("dup"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(3), "command": .string("true"),
         ]))
