@@ -95,7 +95,9 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
-            name: "DroverCoordinatorTests", dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting"], swiftSettings: swift6),
+            name: "DroverCoordinatorTests",
+            dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: swift6),
         .testTarget(
             name: "DroverAgentTests", dependencies: ["DroverAgent"], swiftSettings: swift6),
         .testTarget(

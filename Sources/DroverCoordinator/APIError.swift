@@ -10,11 +10,14 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public var status: HTTPResponse.Status
     public var detail: String
     public var field: String?
+    /// Seconds after which a retry may succeed (`Retry-After`), for 503s.
+    public var retryAfterSeconds: Int?
 
-    public init(_ status: HTTPResponse.Status, _ detail: String, field: String? = nil) {
+    public init(_ status: HTTPResponse.Status, _ detail: String, field: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.detail = detail
         self.field = field
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     static func badRequest(_ detail: String, field: String? = nil) -> APIError { APIError(.badRequest, detail, field: field) }
@@ -24,6 +27,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     static let unauthorized = APIError(.unauthorized, "missing or invalid bearer token; send 'Authorization: Bearer <token>'")
 
     init(_ error: SpecError) { self.init(.badRequest, error.message, field: error.field) }
+
+    init(_ error: StoreUnavailable) { self.init(.serviceUnavailable, error.description, retryAfterSeconds: error.retryAfterSeconds) }
 
     init(_ error: ClusterError) {
         switch error {
@@ -45,6 +50,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
@@ -61,6 +67,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as ClusterError {
             return try APIError(error).response(from: request, context: context)
         } catch let error as SpecError {
+            return try APIError(error).response(from: request, context: context)
+        } catch let error as StoreUnavailable {
             return try APIError(error).response(from: request, context: context)
         } catch let error as any HTTPResponseError {
             // Hummingbird's own: unknown routes, oversize bodies (NIOTooManyBytesError), …

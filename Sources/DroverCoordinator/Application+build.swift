@@ -43,7 +43,7 @@ struct PollReleaser: Service {
 /// - Parameter onListening: called with the bound address once the server accepts connections.
 public func buildCoordinator(
     configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock: any WallClock = SystemWallClock(),
-    logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
+    monotonic: any MonotonicClock = SystemMonotonicClock(), logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
 ) async throws -> Coordinator {
     guard configuration.adminToken.isEmpty || configuration.adminToken != configuration.joinToken else {
         throw ConfigurationError("the admin and join tokens must differ")
@@ -58,14 +58,10 @@ public func buildCoordinator(
         logger.info("store opened", metadata: ["store.path": "\(path)"])
     }
     let loaded = try await store.load()
-    var state = loaded.clusterState(now: clock.now())
-    state.defaultQuota = configuration.defaultQuota
     guard configuration.currency.count == 3, configuration.currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
         throw ConfigurationError("currency must be a three-letter ISO 4217 code such as USD or EUR, got '\(configuration.currency)'")
     }
-    state.currency = configuration.currency
-    state.reserveAfterMilliseconds = configuration.reserveAfter?.milliseconds
-    state.placement = configuration.placement
+    var state = Cluster.state(from: loaded, configuration: configuration, now: clock.now())
     if let path = configuration.ratesFile {
         // Rates that changed in the file while the coordinator was down apply from now on.
         let card = try Cluster.loadRateCard(path: path)
@@ -76,8 +72,10 @@ public func buildCoordinator(
     logger.info("state loaded", metadata: [
         "jobs": "\(loaded.jobs.count)", "nodes": "\(loaded.nodes.count)", "attempts.running": "\(loaded.activeAttempts.count)",
     ])
-    let journal = Journal(store: store, logger: logger)
-    let cluster = Cluster(state: state, store: store, journal: journal, clock: clock, configuration: configuration, logger: logger)
+    let health = StoreHealth()
+    let journal = Journal(store: store, health: health, monotonic: monotonic, logger: logger)
+    let cluster = Cluster(state: state, store: store, journal: journal, health: health, clock: clock, monotonic: monotonic,
+                          configuration: configuration, logger: logger)
     let router = Router(context: DroverRequestContext.self)
     router.add(middleware: ProblemMiddleware<DroverRequestContext>(logger: logger))
     Routes(cluster: cluster, configuration: configuration).register(on: router)
@@ -100,7 +98,8 @@ public func buildCoordinator(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "drover"),
-        services: [journal, LeaseReaper(cluster: cluster, logger: logger), RatesReloader(cluster: cluster, logger: logger)],
+        services: [journal, LeaseReaper(cluster: cluster, logger: logger), RatesReloader(cluster: cluster, logger: logger),
+                   StoreRecovery(cluster: cluster, logger: logger)],
         onServerRunning: { channel in
             let address = channel.localAddress
             await onListening(address?.ipAddress ?? configuration.host, address?.port ?? configuration.port)
@@ -134,7 +133,7 @@ private func generateMissingTokens(configuration: CoordinatorConfiguration, stat
 }
 
 /// A configuration that cannot work, with what to change.
-public struct ConfigurationError: Error, CustomStringConvertible {
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
@@ -165,25 +164,36 @@ struct LeaseReaper: Service {
     let cluster: Cluster
     let logger: Logger
 
+    /// How often it ticks.
+    var period: Duration { min(Duration.seconds(1), cluster.configuration.leaseTTL / 4, cluster.configuration.costBookingInterval) }
+
     func run() async throws {
-        let period = min(Duration.seconds(1), cluster.configuration.leaseTTL / 4, cluster.configuration.costBookingInterval)
-        var lastTick = ContinuousClock.now
+        let clock = cluster.monotonic
+        var lastTick = clock.uptime()
         while !Task.isCancelledOrShuttingDown {
-            try? await Task.sleep(for: period)
-            // A tick far later than asked means the coordinator itself stalled (a long fsync,
-            // the machine suspended): nodes' silence in that time is not theirs.
-            let gap = ContinuousClock.now - lastTick
-            lastTick = ContinuousClock.now
-            if gap > period * 3 {
-                cluster.forgiveSilence(gap - period)
-                logger.warning("coordinator stalled; extending node leases by the stall", metadata: ["stall": "\(gap - period)"])
-            }
-            do {
-                try await cluster.expireSilentNodes()
-                try await cluster.bookRunningCosts()
-            } catch {
-                logger.error("lease reaper failed", metadata: ["error": "\(error)"])
-            }
+            // Shutdown cancels the wait rather than waiting out a tick.
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(for: period) }
+            let now = clock.uptime()
+            await tick(sinceLast: now - lastTick)
+            lastTick = now
+        }
+    }
+
+    /// One round: forgive a stall of the coordinator's own, expire silent nodes, book costs.
+    func tick(sinceLast gap: Duration) async {
+        // A tick far later than asked means the coordinator itself stalled (a long fsync,
+        // the machine suspended): nodes' silence in that time is not theirs.
+        if gap > period * 3 {
+            cluster.forgiveSilence(gap - period)
+            logger.warning("coordinator stalled; extending node leases by the stall", metadata: ["stall": "\(gap - period)"])
+        }
+        do {
+            try await cluster.expireSilentNodes()
+            try await cluster.bookRunningCosts()
+        } catch is StoreUnavailable {
+            // Said once by the journal; the recovery reloads the state.
+        } catch {
+            logger.error("lease reaper failed", metadata: ["error": "\(error)"])
         }
     }
 }

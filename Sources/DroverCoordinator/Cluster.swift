@@ -14,8 +14,13 @@ public final class Cluster: Sendable {
     let state: Mutex<ClusterState>
     let journal: Journal
     let store: any Store
+    /// Whether the store takes writes; while it does not, nothing changes (503).
+    let health: StoreHealth
+    /// The wall clock the state's timestamps come from.
     let clock: any WallClock
-    let wakeups = Wakeups()
+    /// What waits and intervals are measured on (poll deadlines, the reaper's ticks).
+    let monotonic: any MonotonicClock
+    let wakeups: Wakeups
     /// Encodes the answers that carry leases.
     let leaseAnswers = LeaseAnswers()
     let configuration: CoordinatorConfiguration
@@ -23,17 +28,22 @@ public final class Cluster: Sendable {
     /// Set when the coordinator begins a graceful shutdown: held polls answer at once.
     let shuttingDown = Atomic<Bool>(false)
 
-    init(state: ClusterState, store: any Store, journal: Journal, clock: any WallClock, configuration: CoordinatorConfiguration, logger: Logger) {
+    init(state: ClusterState, store: any Store, journal: Journal, health: StoreHealth = StoreHealth(), clock: any WallClock,
+         monotonic: any MonotonicClock = SystemMonotonicClock(), configuration: CoordinatorConfiguration, logger: Logger) {
         self.state = Mutex(state)
         self.store = store
         self.journal = journal
+        self.health = health
         self.clock = clock
+        self.monotonic = monotonic
+        self.wakeups = Wakeups(clock: monotonic)
         self.configuration = configuration
         self.logger = logger
     }
 
     /// Runs `change` on the state under the lock and waits until its mutations are durable.
     func mutate<T: Sendable>(_ change: (inout ClusterState, Timestamp) throws(ClusterError) -> (T, [Mutation])) async throws -> T {
+        try requireStore()
         let now = clock.now()
         let (value, ticket) = try state.withLock { state throws(ClusterError) in
             let (value, mutations) = try change(&state, now)
@@ -83,9 +93,10 @@ public final class Cluster: Sendable {
 
     /// Leases work to `node`, waiting up to `wait` for some to appear.
     func poll(node: NodeID, maxLeases: Int, wait: Duration) async throws -> ([Lease], [AttemptID]) {
-        let deadline = ContinuousClock.now + wait
+        let deadline = monotonic.uptime() + wait
         var arriving = true
         while true {
+            try requireStore()
             let snapshot = wakeups.snapshot(for: node)
             let now = clock.now()
             let (leases, cancels, handoffs, ticket) = state.withLock { state in
@@ -99,12 +110,12 @@ public final class Cluster: Sendable {
             // Work this node passed over because a waiting node is a better home for it.
             for other in handoffs { wakeups.wake(other) }
             try await journal.waitDurable(ticket)
-            if !leases.isEmpty || !cancels.isEmpty || ContinuousClock.now >= deadline || Task.isCancelled
+            if !leases.isEmpty || !cancels.isEmpty || monotonic.uptime() >= deadline || Task.isCancelled
                 || shuttingDown.load(ordering: .relaxed) {
                 return (leases, cancels)
             }
             // A delayed retry becoming due wakes no one; bound the wait by it.
-            var timeout = deadline - ContinuousClock.now
+            var timeout = deadline - monotonic.uptime()
             let retryDue = state.withLock { state in
                 state.noteWaiting(node) // from now on, leases weigh this node as a home for their tasks
                 return state.nextRetryDue()
@@ -122,6 +133,7 @@ public final class Cluster: Sendable {
             guard let raw = Int64(attempt.attemptId) else { continue }
             byID[AttemptID(raw)] = attempt.progress.flatMap(Self.encodeProgress)
         }
+        try requireStore()
         let now = clock.now()
         let orphanAge = configuration.leaseTTL.milliseconds
         let (unknown, cancel, ticket) = state.withLock { state in
@@ -166,6 +178,7 @@ public final class Cluster: Sendable {
     /// leases up to that many tasks to the node in the same commit (the capacity the reports
     /// freed is the node's own), so the agent needs no poll to get its next work.
     func report(_ reports: [ReportView], from node: NodeID, maxLeases: Int = 0) async throws -> (results: [ReportResultView], leases: [Lease]) {
+        try requireStore()
         let now = clock.now()
         var verdicts: [ReportResultView?] = Array(repeating: nil, count: reports.count)
         var toCheck: [(Int, AttemptID, AttemptReport)] = []
@@ -244,6 +257,7 @@ public final class Cluster: Sendable {
 
     /// Appends output of an active attempt held by `node`; refuses stale or foreign writes.
     func appendLog(attempt id: AttemptID, offset: Int64, data: [UInt8], from node: NodeID) async throws {
+        try requireStore()
         let now = clock.now()
         let (ticket, refusal) = state.withLock { state -> (UInt64, APIError?) in
             guard let attempt = state.activeAttempts[id] else {

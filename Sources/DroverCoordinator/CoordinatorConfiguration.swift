@@ -43,6 +43,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var reserveAfter: Duration? = .seconds(300)
     /// Where a task goes when several nodes waiting for work could take it.
     public var placement = PlacementStrategy.pack
+    /// How long the coordinator waits for a store that refuses writes (answering 503 meanwhile)
+    /// before it exits with an error, for a supervisor to restart it.
+    public var storeOutageLimit: Duration = .seconds(300)
 
     public init() {}
 }

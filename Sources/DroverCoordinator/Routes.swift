@@ -69,7 +69,7 @@ struct Routes {
     /// Adds every route; `OpenAPIDocument` must list exactly these (a test checks it).
     func register(on router: Router<DroverRequestContext>) {
         router.get("/healthz") { _, _ in try json(["status": "ok"]) }
-        let v1 = router.group("v1").add(middleware: AuthMiddleware(cluster: cluster, adminToken: configuration.adminToken, joinToken: configuration.joinToken))
+        let v1 = router.group("v1").add(middleware: StoreOutageMiddleware(cluster: cluster)).add(middleware: AuthMiddleware(cluster: cluster, adminToken: configuration.adminToken, joinToken: configuration.joinToken))
         v1.post("jobs", use: submit)
         v1.get("jobs", use: listJobs)
         v1.get("jobs/:id", use: showJob)

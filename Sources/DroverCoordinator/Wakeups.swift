@@ -23,6 +23,12 @@ final class Wakeups: Sendable {
     }
 
     private let state = Mutex(State())
+    /// What timeouts are measured on.
+    private let clock: any MonotonicClock
+
+    init(clock: any MonotonicClock) {
+        self.clock = clock
+    }
 
     func snapshot(for node: NodeID) -> Snapshot {
         state.withLock { $0.snapshot(node) }
@@ -58,7 +64,7 @@ final class Wakeups: Sendable {
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await self.clock.sleep(for: timeout)
                 self.abandon(id)
             }
             group.addTask {

@@ -10,7 +10,7 @@ import Yams
 struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "coordinator", abstract: "Run the coordinator: the API and the only owner of state.")
 
-    @Option(help: "YAML configuration file (flags override it; environment overrides it too).")
+    @Option(help: "YAML configuration file. Every setting is a flag, a DROVER_* variable and a file field; flags win, then the environment, then the file (README: Coordinator settings).")
     var config: String?
     @Option(help: "Address to listen on, HOST:PORT (default 0.0.0.0:7070; port 0 picks a free one).")
     var listen: String?
@@ -26,6 +26,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var leaseTtl: String?
     @Option(help: "Longest an agent's poll is held when there is no work, e.g. 30s.")
     var maxPollWait: String?
+    @Option(help: "Largest accepted request body in bytes, log chunks aside (default 1048576).")
+    var maxBodyBytes: String?
+    @Option(help: "Quota of teams without their own, as JSON, e.g. '{\"cpu\": 64, \"memory\": \"256GiB\"}' (default unlimited).")
+    var defaultQuota: String?
     @Option(help: "PEM certificate chain: serve HTTPS (with --tls-key).")
     var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.")
@@ -40,6 +44,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var reserveAfter: String?
     @Option(help: "Where tasks go when several waiting nodes could take them: pack (fill partly used nodes first, keeping whole nodes free; default) or spread.")
     var placement: String?
+    @Option(help: "How long to keep answering 503 while the store refuses writes before exiting with an error, e.g. 5m (default 5m).")
+    var storeOutageLimit: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -53,85 +59,29 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// flags > environment > file > defaults.
+    /// flags > environment > file > defaults, by the coordinator's one resolver.
     func resolve() throws -> CoordinatorConfiguration {
-        var configuration = CoordinatorConfiguration()
-        let environment = ProcessInfo.processInfo.environment
-        var file: [String: JSONValue] = [:]
+        var file: [String: JSONValue]?
         if let config {
-            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw CLIError("cannot read the configuration file \(config)") }
-            guard case .object(let fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(config): expected a mapping") }
-            let known: Set = ["listen", "data", "adminToken", "joinToken", "heartbeatInterval", "leaseTtl", "maxBodyBytes", "tlsCert", "tlsKey", "defaultQuota",
-                              "currency", "rates", "costInterval", "reserveAfter", "placement"]
-            if let unknown = fields.keys.first(where: { !known.contains($0) }) {
-                throw CLIError("\(config): unknown field '\(unknown)'; known fields are \(known.sorted().joined(separator: ", "))")
+            let text: String
+            do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
+                throw CLIError("cannot read the configuration file \(config): \((error as NSError).localizedDescription)")
             }
+            guard case .object(let fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(config): expected a mapping") }
             file = fields
         }
-        func fileString(_ key: String) throws -> String? {
-            switch file[key] {
-            case nil: return nil
-            case .string(let s)?: return s
-            case .number(let n)?: return String(Int64(n))
-            case let other?: throw CLIError("\(config ?? ""): \(key) must be a string, got \(other.typeName)")
-            }
+        let given: [(String, String?)] = [
+            ("listen", listen), ("data", data), ("admin-token", adminToken), ("join-token", joinToken),
+            ("heartbeat-interval", heartbeatInterval), ("lease-ttl", leaseTtl), ("max-poll-wait", maxPollWait),
+            ("max-body-bytes", maxBodyBytes), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("default-quota", defaultQuota),
+            ("currency", currency), ("rates", rates), ("cost-interval", costInterval), ("reserve-after", reserveAfter),
+            ("placement", placement), ("store-outage-limit", storeOutageLimit),
+        ]
+        let flags = given.reduce(into: [String: String]()) { flags, pair in if let value = pair.1 { flags[pair.0] = value } }
+        do {
+            return try CoordinatorConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment, file: file, fileName: config)
+        } catch {
+            throw CLIError(error.description)
         }
-        if let listen = try listen ?? fileString("listen") {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-                throw CLIError("--listen must be HOST:PORT, e.g. 0.0.0.0:7070")
-            }
-            configuration.host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            configuration.port = port
-        }
-        configuration.dataDirectory = try data ?? fileString("data") ?? configuration.dataDirectory
-        configuration.adminToken = try adminToken ?? environment["DROVER_ADMIN_TOKEN"] ?? fileString("adminToken") ?? ""
-        configuration.joinToken = try joinToken ?? environment["DROVER_JOIN_TOKEN"] ?? fileString("joinToken") ?? ""
-        if let text = try heartbeatInterval ?? fileString("heartbeatInterval") {
-            guard let ms = Quantity.parseDuration(text), ms > 0 else { throw CLIError("--heartbeat-interval: '\(text)' is not a duration such as 5s") }
-            configuration.heartbeatInterval = .milliseconds(ms)
-        }
-        if let text = try leaseTtl ?? fileString("leaseTtl") {
-            guard let ms = Quantity.parseDuration(text), ms > 0 else { throw CLIError("--lease-ttl: '\(text)' is not a duration such as 20s") }
-            configuration.leaseTTL = .milliseconds(ms)
-        }
-        if case .number(let n)? = file["maxBodyBytes"] { configuration.maxBodyBytes = Int(n) }
-        if let text = maxPollWait {
-            guard let ms = Quantity.parseDuration(text) else { throw CLIError("--max-poll-wait: '\(text)' is not a duration such as 30s") }
-            configuration.maxPollWait = .milliseconds(ms)
-        }
-        if let quota = file["defaultQuota"] {
-            do { configuration.defaultQuota = try JobSpecParser.parseQuota(quota) } catch { throw CLIError("\(config ?? ""): defaultQuota.\(error)") }
-        }
-        configuration.tlsCertificatePath = try tlsCert ?? fileString("tlsCert")
-        configuration.tlsKeyPath = try tlsKey ?? fileString("tlsKey")
-        configuration.currency = try currency ?? fileString("currency") ?? configuration.currency
-        if let path = try rates ?? fileString("rates") {
-            // Relative to the configuration file when it comes from one.
-            if rates == nil, let config, !path.hasPrefix("/") {
-                configuration.ratesFile = URL(fileURLWithPath: config).deletingLastPathComponent().appendingPathComponent(path).path
-            } else {
-                configuration.ratesFile = path
-            }
-        }
-        if let text = try reserveAfter ?? fileString("reserveAfter") {
-            if text == "off" {
-                configuration.reserveAfter = nil
-            } else {
-                guard let ms = Quantity.parseDuration(text), ms > 0 else { throw CLIError("--reserve-after: '\(text)' is not a duration such as 5m, or off") }
-                configuration.reserveAfter = .milliseconds(ms)
-            }
-        }
-        if let text = try placement ?? fileString("placement") {
-            guard let strategy = PlacementStrategy(rawValue: text) else { throw CLIError("--placement: '\(text)' is not pack or spread") }
-            configuration.placement = strategy
-        }
-        if let text = try costInterval ?? fileString("costInterval") {
-            guard let ms = Quantity.parseDuration(text), ms >= 100 else { throw CLIError("--cost-interval: '\(text)' is not a duration of at least 100ms, such as 60s") }
-            configuration.costBookingInterval = .milliseconds(ms)
-        }
-        guard configuration.leaseTTL > configuration.heartbeatInterval * 2 else {
-            throw CLIError("the lease TTL must be more than twice the heartbeat interval, so one lost heartbeat does not kill a node")
-        }
-        return configuration
     }
 }

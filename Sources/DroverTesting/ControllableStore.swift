@@ -1,0 +1,90 @@
+import DroverCore
+import DroverStore
+import Synchronization
+
+/// An in-memory store a test can break: refuse writes (a full disk, a database failing over),
+/// refuse reads, or hold writes at a gate to order requests around a commit.
+public final class ControllableStore: Store {
+    private struct Control {
+        var refuseWrites = false
+        var refuseReads = false
+        var gateClosed = false
+        var held: [CheckedContinuation<Void, Never>] = []
+        var writes = 0
+        var refused = 0
+    }
+
+    /// What the store holds.
+    public let inner = InMemoryStore()
+    private let control = Mutex(Control())
+
+    public init() {}
+
+    /// Refuse (or take again) every write.
+    public func refuseWrites(_ refuse: Bool) { control.withLock { $0.refuseWrites = refuse } }
+    /// Refuse (or serve again) `load()`.
+    public func refuseReads(_ refuse: Bool) { control.withLock { $0.refuseReads = refuse } }
+    /// Holds every write from now on until ``openGate()``.
+    public func closeGate() { control.withLock { $0.gateClosed = true } }
+    /// Lets held writes and every later one through.
+    public func openGate() {
+        let held = control.withLock { control in
+            control.gateClosed = false
+            defer { control.held = [] }
+            return control.held
+        }
+        for write in held { write.resume() }
+    }
+    /// Writes waiting at the closed gate.
+    public var heldWrites: Int { control.withLock { $0.held.count } }
+    /// Writes that were committed.
+    public var committedWrites: Int { control.withLock { $0.writes } }
+    /// Writes that were refused.
+    public var refusedWrites: Int { control.withLock { $0.refused } }
+
+    public func apply(_ mutations: [Mutation]) async throws {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let pass = control.withLock { control in
+                guard control.gateClosed else { return true }
+                control.held.append(continuation)
+                return false
+            }
+            if pass { continuation.resume() }
+        }
+        let refused = control.withLock { control in
+            if control.refuseWrites { control.refused += 1 }
+            return control.refuseWrites
+        }
+        guard !refused else { throw ControllableStoreError("write refused (disk full)") }
+        try await inner.apply(mutations)
+        control.withLock { $0.writes += 1 }
+    }
+
+    public func load() async throws -> StoredState {
+        guard !control.withLock({ $0.refuseReads }) else { throw ControllableStoreError("read refused") }
+        return try await inner.load()
+    }
+
+    public func attempts(of job: JobID) async throws -> [AttemptRecord] { try await inner.attempts(of: job) }
+    public func attempts(of task: TaskRef) async throws -> [AttemptRecord] { try await inner.attempts(of: task) }
+    public func attempt(_ id: AttemptID) async throws -> AttemptRecord? { try await inner.attempt(id) }
+    public func events(of job: JobID, limit: Int) async throws -> (events: [Event], total: Int) { try await inner.events(of: job, limit: limit) }
+    public func nodeEvents(limit: Int) async throws -> [Event] { try await inner.nodeEvents(limit: limit) }
+    public func log(of attempt: AttemptID, from offset: Int64, maxBytes: Int) async throws -> [UInt8] {
+        try await inner.log(of: attempt, from: offset, maxBytes: maxBytes)
+    }
+    public func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> [CostLine] {
+        try await inner.costReport(by: grouping, since: since, until: until, team: team)
+    }
+    public func ledger(attempt: AttemptID?, team: String?, after: Int64, limit: Int) async throws -> [LedgerEntry] {
+        try await inner.ledger(attempt: attempt, team: team, after: after, limit: limit)
+    }
+    public func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? { try await inner.ledgerEntry(id) }
+    public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] { try await inner.alerts(team: team, limit: limit) }
+}
+
+/// What a ``ControllableStore`` throws when told to fail.
+public struct ControllableStoreError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
