@@ -56,7 +56,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swift6),
+            swiftSettings: swift6,
+            // docs/openapi.json, the one copy of the HTTP contract, becomes `OpenAPIDocument.json` at build time.
+            plugins: ["EmbedOpenAPI"]),
+        // Build step: writes docs/openapi.json into a generated Swift file as a string literal.
+        .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["embed-openapi"]),
+        .executableTarget(name: "embed-openapi", path: "Plugins/EmbedOpenAPITool", swiftSettings: swift6),
         .target(
             name: "DroverAgent",
             dependencies: [
