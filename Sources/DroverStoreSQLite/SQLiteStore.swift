@@ -8,7 +8,7 @@ import GRDB
 /// `synchronous=FULL` makes every committed batch survive a power cut as well as a
 /// `kill -9`; the coordinator's group commit keeps the fsync cost per request small.
 public final class SQLiteStore: Store {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// Where the database file lives.
     public let path: String
 
@@ -40,13 +40,13 @@ public final class SQLiteStore: Store {
         }
     }
 
-    private static let encoder: JSONEncoder = {
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return encoder
     }()
 
-    private static func json(_ value: some Encodable) throws -> String {
+    static func json(_ value: some Encodable) throws -> String {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
@@ -63,18 +63,18 @@ public final class SQLiteStore: Store {
         }
     }
 
-    private static let updateJobSQL = "UPDATE jobs SET state = ?, next_unstarted = ?, started_at = ?, ended_at = ?, reason = ? WHERE id = ?"
-    private static let putTaskSQL = """
+    static let updateJobSQL = "UPDATE jobs SET state = ?, next_unstarted = ?, started_at = ?, ended_at = ?, reason = ? WHERE id = ?"
+    static let putTaskSQL = """
         INSERT OR REPLACE INTO tasks (job_id, idx, state, failures, lost, attempts, current_attempt, not_before)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         """
-    private static let putAttemptSQL = """
+    static let putAttemptSQL = """
         INSERT OR REPLACE INTO attempts (id, job_id, idx, number, node_id, state, millicores, memory_bytes, gpus, gpu_indices,
             started_at, ended_at, exit_code, signal, peak_rss_bytes, cost_micros, progress, reason, meter)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
-    private static let appendEventSQL = "INSERT INTO events (at, subject, job_id, from_state, to_state, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    private static let appendLedgerSQL = """
+    static let appendEventSQL = "INSERT INTO events (at, subject, job_id, from_state, to_state, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    static let appendLedgerSQL = """
         INSERT INTO ledger (id, attempt_id, team, job_id, node_id, resource, quantity, rate_micros, amount_micros, from_ms, to_ms, reverses, note)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
@@ -295,136 +295,6 @@ public final class SQLiteStore: Store {
         }
     }
 
-    // MARK: - Costs
-
-    private static func costHistory(_ db: Database) throws -> CostHistory {
-        var history = CostHistory()
-        history.lastLedgerID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM ledger") ?? 0
-        let latest = try Int64.fetchOne(db, sql: "SELECT MAX(to_ms) FROM ledger") ?? 0
-        let firstDay = Timestamp(milliseconds: latest).day - CostHistory.daysKept
-        for row in try Row.fetchAll(db, sql: """
-            SELECT team, to_ms / 86400000 AS day, SUM(amount_micros) AS micros FROM ledger WHERE to_ms >= ? GROUP BY team, day
-            """, arguments: [Timestamp.startOf(day: firstDay).milliseconds]) {
-            history.recentSpend.append((team: row["team"], day: row["day"], micros: row["micros"]))
-        }
-        history.reversedLedgerEntries = Set(try Int64.fetchAll(db, sql: "SELECT reverses FROM ledger WHERE reverses IS NOT NULL"))
-        history.alerts = try Row.fetchAll(db, sql: "SELECT * FROM budget_alerts WHERE period_start_day >= ? ORDER BY id",
-                                          arguments: [firstDay - 31]).map(Self.alert)
-        for row in try Row.fetchAll(db, sql: """
-            SELECT job_id, SUM(cost_micros) AS cost FROM attempts WHERE state NOT IN ('succeeded', 'running') GROUP BY job_id
-            """) {
-            history.jobWaste[JobID(row["job_id"])] = row["cost"] ?? 0
-        }
-        return history
-    }
-
-    public func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> [CostLine] {
-        let key = switch grouping {
-        case .team: "l.team"
-        case .job: "l.job_id"
-        case .node: "l.node_id"
-        case .day: "l.to_ms / 86400000"
-        }
-        return try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT \(key) AS key,
-                       SUM(CASE WHEN a.state = 'succeeded' THEN l.amount_micros ELSE 0 END) AS succeeded,
-                       SUM(CASE WHEN a.state IS NULL OR a.state = 'running' THEN l.amount_micros ELSE 0 END) AS running,
-                       SUM(CASE WHEN a.state NOT IN ('succeeded', 'running') THEN l.amount_micros ELSE 0 END) AS wasted,
-                       COUNT(DISTINCT l.attempt_id) AS attempts
-                FROM ledger l LEFT JOIN attempts a ON a.id = l.attempt_id
-                WHERE l.to_ms >= ? AND l.to_ms < ? AND (? IS NULL OR l.team = ?)
-                GROUP BY key ORDER BY key
-                """, arguments: [since.milliseconds, until.milliseconds, team, team]).map { row in
-                let key: String = switch grouping {
-                case .team: row["key"]
-                case .job: JobID(row["key"] as Int64).description
-                case .node: NodeID(row["key"] as Int64).description
-                case .day: CivilDate(day: row["key"]).description
-                }
-                return CostLine(key: key, succeededMicros: row["succeeded"], wastedMicros: row["wasted"],
-                                runningMicros: row["running"], attempts: row["attempts"])
-            }
-        }
-    }
-
-    public func ledger(attempt: AttemptID?, team: String?, after: Int64, limit: Int) async throws -> [LedgerEntry] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM ledger WHERE id > ? AND (? IS NULL OR attempt_id = ?) AND (? IS NULL OR team = ?) ORDER BY id LIMIT ?
-                """, arguments: [after, attempt?.rawValue, attempt?.rawValue, team, team, limit]).map(Self.ledgerEntry)
-        }
-    }
-
-    public func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? {
-        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM ledger WHERE id = ?", arguments: [id]).map(Self.ledgerEntry) }
-    }
-
-    public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM budget_alerts WHERE (? IS NULL OR team = ?) ORDER BY id DESC LIMIT ?",
-                             arguments: [team, team, limit]).reversed().map(Self.alert)
-        }
-    }
-
-    // MARK: - Row decoding
-
-    private static func ledgerEntry(_ row: Row) throws -> LedgerEntry {
-        LedgerEntry(id: row["id"], attempt: AttemptID(row["attempt_id"]), team: row["team"], job: JobID(row["job_id"]), node: NodeID(row["node_id"]),
-                    resource: try enumValue(row["resource"]), quantity: row["quantity"], rateMicros: row["rate_micros"],
-                    amountMicros: row["amount_micros"], from: Timestamp(milliseconds: row["from_ms"]), to: Timestamp(milliseconds: row["to_ms"]),
-                    reverses: row["reverses"], note: row["note"])
-    }
-
-    private static func alert(_ row: Row) throws -> BudgetAlert {
-        BudgetAlert(team: row["team"], level: try enumValue(row["level"]), at: Timestamp(milliseconds: row["at"]),
-                    periodStartDay: row["period_start_day"], spentMicros: row["spent_micros"], budgetMicros: row["budget_micros"],
-                    message: row["message"])
-    }
-
-    /// A meter as eight integers: three rates, the segment start, the booked-until instant and
-    /// the three amounts booked in the segment (compact, and cheap on every lease).
-    static func encodeMeter(_ meter: CostMeter) -> String {
-        ([meter.prices.cpuHourMicros, meter.prices.memoryGiBHourMicros, meter.prices.gpuHourMicros,
-          meter.rateSinceMilliseconds, meter.bookedUntilMilliseconds] + meter.bookedInSegment).map(String.init).joined(separator: ",")
-    }
-
-    static func decodeMeter(_ text: String) throws -> CostMeter {
-        let values = text.split(separator: ",").compactMap { Int64($0) }
-        guard values.count == 5 + CostResource.allCases.count else { throw StoreError("malformed cost meter '\(text)' in the attempts table") }
-        var meter = CostMeter(prices: Prices(cpuHourMicros: values[0], memoryGiBHourMicros: values[1], gpuHourMicros: values[2]),
-                              since: Timestamp(milliseconds: values[3]))
-        meter.bookedUntilMilliseconds = values[4]
-        meter.bookedInSegment = Array(values[5...])
-        return meter
-    }
-
-    private static func enumValue<T: RawRepresentable>(_ raw: String) throws -> T where T.RawValue == String {
-        guard let value = T(rawValue: raw) else { throw StoreError("unknown \(T.self) '\(raw)' in the database; is it from a newer Drover?") }
-        return value
-    }
-
-    private static func indices(_ text: String) -> [Int] {
-        text.split(separator: ",").compactMap { Int($0) }
-    }
-
-    private static func attempt(_ row: Row) throws -> AttemptRecord {
-        var attempt = AttemptRecord(
-            id: AttemptID(row["id"]), task: TaskRef(job: JobID(row["job_id"]), index: row["idx"]), number: row["number"],
-            node: NodeID(row["node_id"]), state: try enumValue(row["state"]),
-            allocation: Resources(millicores: row["millicores"], memoryBytes: row["memory_bytes"], gpus: row["gpus"]),
-            gpuIndices: indices(row["gpu_indices"]), startedAt: Timestamp(milliseconds: row["started_at"]),
-            endedAt: (row["ended_at"] as Int64?).map(Timestamp.init), exitCode: (row["exit_code"] as Int64?).map { Int32($0) },
-            signal: (row["signal"] as Int64?).map { Int32($0) }, peakRSSBytes: row["peak_rss_bytes"], costMicros: row["cost_micros"],
-            progress: row["progress"], reason: row["reason"])
-        attempt.meter = try (row["meter"] as String?).map(decodeMeter)
-        return attempt
-    }
-
-    private static func event(_ row: Row) -> Event {
-        Event(subject: row["subject"], job: (row["job_id"] as Int64?).map(JobID.init), at: Timestamp(milliseconds: row["at"]),
-              from: row["from_state"], to: row["to_state"], reason: row["reason"], actor: row["actor"])
-    }
 }
 
 /// A store failure that is not SQLite's own.
