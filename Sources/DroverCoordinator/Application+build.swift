@@ -43,7 +43,7 @@ struct PollReleaser: Service {
 /// - Parameter onListening: called with the bound address once the server accepts connections.
 public func buildCoordinator(
     configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock: any WallClock = SystemWallClock(),
-    monotonic: any MonotonicClock = SystemMonotonicClock(), logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
+    monotonic: any MonotonicClock = ContinuousClock(), logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
 ) async throws -> Coordinator {
     guard configuration.adminToken.isEmpty || configuration.adminToken != configuration.joinToken else {
         throw ConfigurationError("the admin and join tokens must differ")
@@ -169,11 +169,11 @@ struct LeaseReaper: Service {
 
     func run() async throws {
         let clock = cluster.monotonic
-        var lastTick = clock.uptime()
+        var lastTick = clock.now
         while !Task.isCancelledOrShuttingDown {
             // Shutdown cancels the wait rather than waiting out a tick.
             try? await cancelWhenGracefulShutdown { try await clock.sleep(for: period) }
-            let now = clock.uptime()
+            let now = clock.now
             await tick(sinceLast: now - lastTick)
             lastTick = now
         }

@@ -29,7 +29,7 @@ public final class Cluster: Sendable {
     let shuttingDown = Atomic<Bool>(false)
 
     init(state: ClusterState, store: any Store, journal: Journal, health: StoreHealth = StoreHealth(), clock: any WallClock,
-         monotonic: any MonotonicClock = SystemMonotonicClock(), configuration: CoordinatorConfiguration, logger: Logger) {
+         monotonic: any MonotonicClock = ContinuousClock(), configuration: CoordinatorConfiguration, logger: Logger) {
         self.state = Mutex(state)
         self.store = store
         self.journal = journal
@@ -93,7 +93,7 @@ public final class Cluster: Sendable {
 
     /// Leases work to `node`, waiting up to `wait` for some to appear.
     func poll(node: NodeID, maxLeases: Int, wait: Duration) async throws -> ([Lease], [AttemptID]) {
-        let deadline = monotonic.uptime() + wait
+        let deadline = monotonic.now + wait
         var arriving = true
         while true {
             try requireStore()
@@ -110,12 +110,12 @@ public final class Cluster: Sendable {
             // Work this node passed over because a waiting node is a better home for it.
             for other in handoffs { wakeups.wake(other) }
             try await journal.waitDurable(ticket)
-            if !leases.isEmpty || !cancels.isEmpty || monotonic.uptime() >= deadline || Task.isCancelled
+            if !leases.isEmpty || !cancels.isEmpty || monotonic.now >= deadline || Task.isCancelled
                 || shuttingDown.load(ordering: .relaxed) {
                 return (leases, cancels)
             }
             // A delayed retry becoming due wakes no one; bound the wait by it.
-            var timeout = deadline - monotonic.uptime()
+            var timeout = deadline - monotonic.now
             let retryDue = state.withLock { state in
                 state.noteWaiting(node) // from now on, leases weigh this node as a home for their tasks
                 return state.nextRetryDue()

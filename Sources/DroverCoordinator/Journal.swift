@@ -39,7 +39,7 @@ public final class Journal: Service {
     private let kick: AsyncStream<Void>.Continuation
     private let kicks: AsyncStream<Void>
 
-    public init(store: any Store, health: StoreHealth = StoreHealth(), monotonic: any MonotonicClock = SystemMonotonicClock(), logger: Logger) {
+    public init(store: any Store, health: StoreHealth = StoreHealth(), monotonic: any MonotonicClock = ContinuousClock(), logger: Logger) {
         self.store = store
         self.health = health
         self.monotonic = monotonic
@@ -145,7 +145,7 @@ public final class Journal: Service {
             defer { state.waiters = [] }
             return state.waiters
         }
-        health.reportFailure(error, at: monotonic.uptime())
+        health.reportFailure(error, at: monotonic.now)
         for waiter in waiters { waiter.continuation.resume(throwing: failure) }
     }
 }

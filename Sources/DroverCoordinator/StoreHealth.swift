@@ -10,7 +10,7 @@ public final class StoreHealth: Sendable {
     /// The outage in progress.
     public struct Outage: Sendable {
         /// When the failing write happened, on the monotonic clock.
-        public var since: Duration
+        public var since: ContinuousClock.Instant
         /// What the store said.
         public var error: String
     }
@@ -31,7 +31,7 @@ public final class StoreHealth: Sendable {
     public var currentOutage: Outage? { outage.withLock { $0 } }
 
     /// Records a failed write; the first one of an outage wakes the recovery.
-    func reportFailure(_ error: any Error, at uptime: Duration) {
+    func reportFailure(_ error: any Error, at uptime: ContinuousClock.Instant) {
         let first = outage.withLock { outage in
             guard outage == nil else { return false }
             outage = Outage(since: uptime, error: "\(error)")

@@ -26,7 +26,7 @@ struct StoreRecovery: Service {
                 return
             } catch {
                 let outage = cluster.health.currentOutage
-                let lasted = cluster.monotonic.uptime() - (outage?.since ?? .zero)
+                let lasted = outage.map { cluster.monotonic.now - $0.since } ?? .zero
                 if lasted >= cluster.configuration.storeOutageLimit {
                     throw StoreOutageTooLong(lasted: lasted, cause: "\(error)")
                 }

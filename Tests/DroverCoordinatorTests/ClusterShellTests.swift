@@ -79,7 +79,7 @@ import Testing
         let node = try await shell.registerNode("n1")
         // Given a poll parked with no work,
         async let polled = shell.cluster.poll(node: node, maxLeases: 4, wait: .seconds(30))
-        try await shell.clock.waitForSleepers(1)
+        await shell.clock.waitForSleepers(1)
         // when a job arrives, then the parked poll answers with its lease at once.
         let job = try await shell.submit("wake")
         let (leases, cancels) = try await polled
@@ -91,7 +91,7 @@ import Testing
         let shell = try await Shell()
         let node = try await shell.registerNode("n1")
         async let polled = shell.cluster.poll(node: node, maxLeases: 4, wait: .seconds(30))
-        try await shell.clock.waitForSleepers(1)
+        await shell.clock.waitForSleepers(1)
         shell.clock.advance(milliseconds: 30_000)
         let (leases, cancels) = try await polled
         #expect(leases.isEmpty && cancels.isEmpty)
@@ -104,7 +104,7 @@ import Testing
         let (leases, _) = try await shell.cluster.poll(node: node, maxLeases: 4, wait: .zero)
         #expect(leases.count == 1)
         async let polled = shell.cluster.poll(node: node, maxLeases: 4, wait: .seconds(30))
-        try await shell.clock.waitForSleepers(1)
+        await shell.clock.waitForSleepers(1)
         try await shell.cluster.cancel(job.id, by: "admin")
         let (_, cancels) = try await polled
         #expect(cancels == [leases[0].attempt.id])
