@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(
             name: "DroverCoordinatorTests", dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
-            name: "DroverAgentTests", dependencies: ["DroverAgent"], swiftSettings: swift6),
+            name: "DroverAgentTests", dependencies: ["DroverAgent", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
             name: "DroverIntegrationTests",
             dependencies: [

@@ -1,0 +1,114 @@
+import DroverAPI
+import Logging
+import Synchronization
+
+/// Renews the leases of the attempts this agent holds, every `interval` of its clock, and
+/// acts on the answer: attempts the coordinator no longer gives this agent (`unknown`) and
+/// attempts of jobs that ended (`cancel`) are stopped.
+///
+/// It also keeps the disconnect grace. Every tick, whatever any request is doing, it checks
+/// how long the coordinator has been silent to every part of the agent; past the grace the
+/// coordinator has (or soon will have) given these tasks to other machines, so they are
+/// stopped here and the same task does not run twice for long. A request in flight never
+/// delays that: it runs beside the ticks, bounded by `requestTimeout`, one at a time.
+final class Heartbeat: Sendable {
+    let link: any CoordinatorLink
+    let clock: any AgentClock
+    let attempts: RunningAttempts
+    let contact: CoordinatorContact
+    let interval: Duration
+    let grace: Duration
+    let requestTimeout: Duration
+    let logger: Logger
+    private let requestInFlight = Mutex(false)
+
+    /// `requestTimeout` defaults to `interval`: a later answer would be overtaken by the next beat.
+    init(link: any CoordinatorLink, clock: any AgentClock, attempts: RunningAttempts, contact: CoordinatorContact,
+         interval: Duration, grace: Duration, requestTimeout: Duration? = nil, logger: Logger) {
+        self.link = link
+        self.clock = clock
+        self.attempts = attempts
+        self.contact = contact
+        self.interval = interval
+        self.grace = grace
+        self.requestTimeout = requestTimeout ?? interval
+        self.logger = logger
+    }
+
+    /// Ticks until cancelled.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            var next = clock.now + interval
+            while true {
+                do { try await clock.sleep(until: next, tolerance: nil) } catch { break }
+                // After a freeze (SIGSTOP, a suspended VM) tick once, not once per missed interval.
+                next += interval
+                if next <= clock.now { next = clock.now + interval }
+                let overdue = stopIfSilentPastGrace()
+                if !overdue.isEmpty { group.addTask { await self.attempts.terminate(overdue) } }
+                if startRequest() { group.addTask { await self.beat() } }
+            }
+        }
+    }
+
+    /// Asks every attempt to stop once the coordinator has been silent past the grace;
+    /// returns the processes to terminate.
+    func stopIfSilentPastGrace() -> [RunningProcess] {
+        let silence = contact.silence
+        guard silence > grace else { return [] }
+        let first = contact.markDisconnected()
+        let reason = "agent could not reach the coordinator for \(silence); stopped after the disconnect grace of \(grace)"
+        let (count, processes) = attempts.requestStopAll(.cancelled(reason))
+        if first || count > 0 {
+            logger.error("coordinator unreachable past the disconnect grace; stopping all tasks",
+                         metadata: ["silent": "\(silence)", "grace": "\(grace)", "attempts": "\(count)"])
+        }
+        return processes
+    }
+
+    /// Claims the one request slot; false while a request is still in flight.
+    private func startRequest() -> Bool {
+        requestInFlight.withLock { inFlight in
+            defer { inFlight = true }
+            return !inFlight
+        }
+    }
+
+    /// Sends one heartbeat and acts on its answer; returns once the stops it asked for are done.
+    func beat() async {
+        let beats = attempts.heartbeatEntries().map { HeartbeatAttempt(attemptId: $0.id, progress: ProgressFile.latest(at: $0.progressPath)) }
+        let answer: Result<HeartbeatResponse?, any Error>
+        do {
+            answer = .success(try await clock.withTimeout(requestTimeout) { [link] in try await link.heartbeat(HeartbeatRequest(attempts: beats)) })
+        } catch {
+            answer = .failure(error)
+        }
+        if case .success(.some) = answer { contact.noteContact() }
+        requestInFlight.withLock { $0 = false }
+        switch answer {
+        case .success(let response?):
+            await act(on: response)
+        case .success(nil):
+            logger.warning("heartbeat failed", metadata: ["error": "no answer within \(requestTimeout)"])
+        case .failure(let error):
+            if !Task.isCancelled { logger.warning("heartbeat failed", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    /// Stops are asked in the answer's order (an attempt in both lists is `unknown`), then
+    /// their processes terminated together.
+    private func act(on response: HeartbeatResponse) async {
+        var processes: [RunningProcess] = []
+        for id in response.unknown {
+            logger.warning("coordinator no longer holds this attempt; killing it", metadata: ["attempt.id": "\(id)"])
+            processes += attempts.requestStop(id, .cancelled("lease no longer held")).map { [$0] } ?? []
+        }
+        for id in response.cancel {
+            processes += attempts.requestStop(id, .cancelled(Self.cancelledByCoordinator)).map { [$0] } ?? []
+        }
+        await attempts.terminate(processes)
+    }
+
+    /// Reason of an attempt stopped because its job ended (also used for a poll's `cancel`).
+    static let cancelledByCoordinator = "job ended; stopped at the coordinator's request"
+}
