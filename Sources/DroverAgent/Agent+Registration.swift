@@ -9,7 +9,7 @@ extension Agent {
     /// agent was shut down first. A refusal (bad token or request) is not retried.
     func registerWithRetry() async throws -> (RegisterResponse, DroverClient)? {
         let request = try await registrationRequest()
-        var delay = Duration.milliseconds(200)
+        var backoff = Backoff(initial: .milliseconds(200))
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let client = try DroverClient(baseURL: configuration.coordinatorURL, token: configuration.joinToken, caCertificate: configuration.caCertificate)
@@ -21,9 +21,9 @@ extension Agent {
             } catch let error where [400, 401, 403].contains(error.coordinatorStatus) {
                 throw AgentError("registration refused: \(error)")
             } catch {
+                let delay = backoff.next()
                 logger.warning("cannot register yet; retrying", metadata: ["error": "\(error)", "retry.in": "\(delay)"])
                 try? await clock.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
             }
         }
         return nil

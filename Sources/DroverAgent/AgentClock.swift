@@ -33,3 +33,24 @@ extension AgentClock {
         }
     }
 }
+
+/// Delays between retries of a request that failed: doubling from `initial` up to `limit`,
+/// back to `initial` after a success.
+struct Backoff: Sendable {
+    let initial: Duration
+    let limit: Duration
+    private var current: Duration
+
+    init(initial: Duration, limit: Duration = .seconds(5)) {
+        (self.initial, self.limit, current) = (initial, limit, initial)
+    }
+
+    /// The delay before the next retry (then the one after it doubles).
+    mutating func next() -> Duration {
+        defer { current = min(current * 2, limit) }
+        return current
+    }
+
+    /// A request succeeded: the next failure waits `initial` again.
+    mutating func reset() { current = initial }
+}

@@ -20,7 +20,13 @@ final class Heartbeat: Sendable {
     let grace: Duration
     let requestTimeout: Duration
     let logger: Logger
-    private let requestInFlight = Mutex(false)
+    private struct Requests {
+        var inFlight = false
+        /// The last request failed (later failures are logged at debug level only: while
+        /// unreachable there is one per interval).
+        var failing = false
+    }
+    private let requests = Mutex(Requests())
 
     /// `requestTimeout` defaults to `interval`: a later answer would be overtaken by the next beat.
     init(link: any CoordinatorLink, clock: any AgentClock, attempts: RunningAttempts, contact: CoordinatorContact,
@@ -68,9 +74,9 @@ final class Heartbeat: Sendable {
 
     /// Claims the one request slot; false while a request is still in flight.
     private func startRequest() -> Bool {
-        requestInFlight.withLock { inFlight in
-            defer { inFlight = true }
-            return !inFlight
+        requests.withLock { requests in
+            defer { requests.inFlight = true }
+            return !requests.inFlight
         }
     }
 
@@ -83,16 +89,24 @@ final class Heartbeat: Sendable {
         } catch {
             answer = .failure(error)
         }
+        // Contact is noted before the slot is freed, so a later beat never precedes it.
         if case .success(.some) = answer { contact.noteContact() }
-        requestInFlight.withLock { $0 = false }
+        let failedBefore = requests.withLock { requests in
+            defer { (requests.inFlight, requests.failing) = (false, !answer.isAnswer) }
+            return requests.failing
+        }
         switch answer {
         case .success(let response?):
             await act(on: response)
         case .success(nil):
-            logger.warning("heartbeat failed", metadata: ["error": "no answer within \(requestTimeout)"])
+            logFailure("no answer within \(requestTimeout)", first: !failedBefore)
         case .failure(let error):
-            if !Task.isCancelled { logger.warning("heartbeat failed", metadata: ["error": "\(error)"]) }
+            if !Task.isCancelled { logFailure("\(error)", first: !failedBefore) }
         }
+    }
+
+    private func logFailure(_ error: String, first: Bool) {
+        logger.log(level: first ? .warning : .debug, "heartbeat failed", metadata: ["error": "\(error)"])
     }
 
     /// Stops are asked in the answer's order (an attempt in both lists is `unknown`), then
@@ -111,4 +125,11 @@ final class Heartbeat: Sendable {
 
     /// Reason of an attempt stopped because its job ended (also used for a poll's `cancel`).
     static let cancelledByCoordinator = "job ended; stopped at the coordinator's request"
+}
+
+extension Result<HeartbeatResponse?, any Error> {
+    fileprivate var isAnswer: Bool {
+        if case .success(.some) = self { return true }
+        return false
+    }
 }

@@ -24,12 +24,12 @@ struct LeasePoller: Sendable {
 
     /// Polls until shutdown, cancellation or a refused token; `accept` gets the leases.
     func run(accept: ([LeaseView]) -> Void) async -> Stop {
-        var delay = Duration.milliseconds(100)
+        var backoff = Backoff(initial: .milliseconds(100))
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let response = try await link.poll(PollRequest(maxLeases: maxLeases, waitMs: wait.milliseconds))
                 contact.noteContact()
-                delay = .milliseconds(100)
+                backoff.reset()
                 accept(response.leases)
                 let processes = response.cancel.compactMap { attempts.requestStop($0, .cancelled(Heartbeat.cancelledByCoordinator)) }
                 await attempts.terminate(processes)
@@ -42,9 +42,9 @@ struct LeasePoller: Sendable {
                 return .revoked
             } catch {
                 if Task.isShuttingDownGracefully { return .shutdown }
+                let delay = backoff.next()
                 logger.warning("poll failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(delay)"])
                 try? await clock.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
             }
         }
         return .shutdown

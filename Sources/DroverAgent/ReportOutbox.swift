@@ -68,7 +68,7 @@ final class ReportOutbox: Sendable {
 
     /// Sends everything queued, batch after batch, until the queue is empty (or cancelled).
     private func deliverPending(onLeases: ([LeaseView]) -> Void) async {
-        var delay = Duration.milliseconds(100)
+        var backoff = Backoff(initial: .milliseconds(100))
         while true {
             let (batch, closing) = state.withLock { state in
                 defer { state.pending = [] }
@@ -79,7 +79,7 @@ final class ReportOutbox: Sendable {
             do {
                 let results = try await link.report(ReportBatch(reports: batch, maxLeases: takeLeases ? maxLeases : nil))
                 contact.noteContact()
-                delay = .milliseconds(100)
+                backoff.reset()
                 if let leases = results.leases { onLeases(leases) }
                 for result in results.results where !result.verdict.isCommitted {
                     logger.warning("report refused", metadata: ["attempt.id": "\(result.attemptId)", "status": "\(result.status)", "detail": "\(result.detail ?? "")"])
@@ -88,8 +88,7 @@ final class ReportOutbox: Sendable {
                 logger.warning("cannot deliver reports; will retry", metadata: ["error": "\(error)", "reports": "\(batch.count)"])
                 state.withLock { $0.pending.insert(contentsOf: batch, at: 0) }
                 if Task.isCancelled { return }
-                try? await clock.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+                try? await clock.sleep(for: backoff.next())
             }
         }
     }

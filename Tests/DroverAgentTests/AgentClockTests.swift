@@ -79,3 +79,12 @@ struct AgentClockTests {
         #expect(clock.now - start >= .milliseconds(1))
     }
 }
+
+struct BackoffTests {
+    @Test func doublesUpToTheLimitAndStartsOverAfterASuccess() {
+        var backoff = Backoff(initial: .milliseconds(100), limit: .milliseconds(500))
+        #expect((0..<5).map { _ in backoff.next() } == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500), .milliseconds(500)])
+        backoff.reset()
+        #expect(backoff.next() == .milliseconds(100))
+    }
+}
