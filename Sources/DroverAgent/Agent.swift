@@ -34,18 +34,21 @@ public final class Agent: Service {
                                           keep: configuration.keepWorkDirectories)
     }
 
-    /// Number of attempts running now.
+    /// Number of attempts held now (leased, running, or ended with the report not yet queued).
     public var runningCount: Int { attempts.count }
 
+    /// Registers, then runs the parts until a graceful shutdown; throws if registration is
+    /// refused or the coordinator revokes the agent's token.
     public func run() async throws {
         guard let registered = try await registerWithRetry() else { return } // shut down before registering
         let (registration, client) = registered
         let contact = CoordinatorContact(clock: clock, logger: logger)
         let poller = LeasePoller(link: client, clock: clock, attempts: attempts, contact: contact, maxLeases: configuration.maxLeasesPerPoll,
                                  wait: configuration.pollWait, logger: logger)
-        let heartbeat = Heartbeat(link: client, clock: clock, attempts: attempts, contact: contact, interval: .milliseconds(registration.heartbeatIntervalMs),
-                                  grace: configuration.disconnectGrace ?? .milliseconds(registration.leaseTtlMs), logger: logger)
         let outbox = ReportOutbox(link: client, clock: clock, contact: contact, maxLeases: configuration.maxLeasesPerPoll, logger: logger)
+        let heartbeat = Heartbeat(link: client, clock: clock, attempts: attempts, contact: contact, interval: .milliseconds(registration.heartbeatIntervalMs),
+                                  grace: configuration.disconnectGrace ?? .milliseconds(registration.leaseTtlMs),
+                                  undeliveredReports: { outbox.undeliveredAttemptIds }, logger: logger)
         let runner = AttemptRunner(workDirectories: workDirectories, environment: environment, attempts: attempts,
                                    shipper: LogShipper(link: client, clock: clock, logger: logger), clock: clock,
                                    keepWorkDirectories: configuration.keepWorkDirectories, logger: logger)
@@ -80,9 +83,10 @@ public final class Agent: Service {
                         running.addTask {
                             _ = await runner.run(lease) { outcome in
                                 // Queued even for an attempt the coordinator disowned: refused as
-                                // stale, that refusal is part of the audit trail.
-                                attempts.remove(lease.attemptId)
+                                // stale, that refusal is part of the audit trail. Queued before it
+                                // leaves `attempts`, so every heartbeat lists it until answered.
                                 outbox.enqueue(ReportView(attemptId: lease.attemptId, outcome: outcome))
+                                attempts.remove(lease.attemptId)
                             }
                         }
                     }

@@ -19,6 +19,11 @@ final class Heartbeat: Sendable {
     let interval: Duration
     let grace: Duration
     let requestTimeout: Duration
+    /// Attempts that ended here but whose report the coordinator has not answered: they are
+    /// still listed, since the coordinator declares an attempt it leased here `lost` when a
+    /// heartbeat leaves it out for longer than the TTL (its lease never reached the agent),
+    /// and a heartbeat can overtake the report (both buffered while it was unreachable).
+    let undeliveredReports: @Sendable () -> [String]
     let logger: Logger
     private struct Requests {
         var inFlight = false
@@ -30,7 +35,8 @@ final class Heartbeat: Sendable {
 
     /// `requestTimeout` defaults to `interval`: a later answer would be overtaken by the next beat.
     init(link: any CoordinatorLink, clock: any AgentClock, attempts: RunningAttempts, contact: CoordinatorContact,
-         interval: Duration, grace: Duration, requestTimeout: Duration? = nil, logger: Logger) {
+         interval: Duration, grace: Duration, requestTimeout: Duration? = nil, undeliveredReports: @escaping @Sendable () -> [String] = { [] },
+         logger: Logger) {
         self.link = link
         self.clock = clock
         self.attempts = attempts
@@ -38,6 +44,7 @@ final class Heartbeat: Sendable {
         self.interval = interval
         self.grace = grace
         self.requestTimeout = requestTimeout ?? interval
+        self.undeliveredReports = undeliveredReports
         self.logger = logger
     }
 
@@ -82,10 +89,13 @@ final class Heartbeat: Sendable {
 
     /// Sends one heartbeat and acts on its answer; returns once the stops it asked for are done.
     func beat() async {
-        let beats = attempts.heartbeatEntries().map { HeartbeatAttempt(attemptId: $0.id, progress: ProgressFile.latest(at: $0.progressPath)) }
+        // Held attempts first: an attempt moves to the outbox before it leaves `attempts`.
+        var beats = attempts.heartbeatEntries().map { HeartbeatAttempt(attemptId: $0.id, progress: ProgressFile.latest(at: $0.progressPath)) }
+        let listed = Set(beats.map(\.attemptId))
+        beats += undeliveredReports().filter { !listed.contains($0) }.map { HeartbeatAttempt(attemptId: $0, progress: nil) }
         let answer: Result<HeartbeatResponse?, any Error>
         do {
-            answer = .success(try await clock.withTimeout(requestTimeout) { [link] in try await link.heartbeat(HeartbeatRequest(attempts: beats)) })
+            answer = .success(try await clock.withTimeout(requestTimeout) { [link, beats] in try await link.heartbeat(HeartbeatRequest(attempts: beats)) })
         } catch {
             answer = .failure(error)
         }
@@ -113,7 +123,8 @@ final class Heartbeat: Sendable {
     /// their processes terminated together.
     private func act(on response: HeartbeatResponse) async {
         var processes: [RunningProcess] = []
-        for id in response.unknown {
+        // An attempt that already ended here is unknown once its report is committed: nothing to do.
+        for id in response.unknown where attempts.holds(id) {
             logger.warning("coordinator no longer holds this attempt; killing it", metadata: ["attempt.id": "\(id)"])
             processes += attempts.requestStop(id, .cancelled("lease no longer held")).map { [$0] } ?? []
         }

@@ -14,6 +14,8 @@ import Synchronization
 final class ReportOutbox: Sendable {
     private struct State {
         var pending: [ReportView] = []
+        /// The batch sent and not answered yet.
+        var inFlight: [ReportView] = []
         var closing = false
     }
     private let state = Mutex(State())
@@ -37,8 +39,11 @@ final class ReportOutbox: Sendable {
         self.logger = logger
     }
 
-    /// Reports not delivered yet.
+    /// Reports not sent yet (or sent and failed).
     var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    /// Attempts whose report the coordinator has not answered yet (queued or in flight).
+    var undeliveredAttemptIds: [String] { state.withLock { ($0.inFlight + $0.pending).map(\.attemptId) } }
 
     /// Queues a report for delivery.
     func enqueue(_ report: ReportView) {
@@ -71,13 +76,14 @@ final class ReportOutbox: Sendable {
         var backoff = Backoff(initial: .milliseconds(100))
         while true {
             let (batch, closing) = state.withLock { state in
-                defer { state.pending = [] }
+                defer { (state.inFlight, state.pending) = (state.pending, []) }
                 return (state.pending, state.closing)
             }
             guard !batch.isEmpty else { return }
             let takeLeases = !closing && !Task.isShuttingDownGracefully && !Task.isCancelled
             do {
                 let results = try await link.report(ReportBatch(reports: batch, maxLeases: takeLeases ? maxLeases : nil))
+                state.withLock { $0.inFlight = [] }
                 contact.noteContact()
                 backoff.reset()
                 if let leases = results.leases { onLeases(leases) }
@@ -86,7 +92,10 @@ final class ReportOutbox: Sendable {
                 }
             } catch {
                 logger.warning("cannot deliver reports; will retry", metadata: ["error": "\(error)", "reports": "\(batch.count)"])
-                state.withLock { $0.pending.insert(contentsOf: batch, at: 0) }
+                state.withLock { state in
+                    state.pending.insert(contentsOf: batch, at: 0)
+                    state.inFlight = []
+                }
                 if Task.isCancelled { return }
                 try? await clock.sleep(for: backoff.next())
             }

@@ -40,6 +40,11 @@ final class RunningAttempts: Sendable {
         entries.withLock { _ = $0.removeValue(forKey: id) }
     }
 
+    /// Whether `id` is held.
+    func holds(_ id: String) -> Bool {
+        entries.withLock { $0[id] != nil }
+    }
+
     /// The stop asked for `id`, if any.
     func stopReason(_ id: String) -> StopReason? {
         entries.withLock { $0[id]?.stop }

@@ -72,6 +72,17 @@ struct HeartbeatTests {
         #expect(attempts.stopReason("103") == .cancelled("lease no longer held"), "unknown comes first")
     }
 
+    @Test func attemptsWhoseReportIsUndeliveredAreStillListed() async {
+        // The coordinator would declare an attempt left out of a heartbeat lost, and a
+        // heartbeat can reach it before a report buffered while it was unreachable.
+        coordinator.onHeartbeat { _ in HeartbeatResponse(unknown: ["100"], cancel: []) }
+        let heartbeat = Heartbeat(link: coordinator, clock: clock, attempts: attempts, contact: contact, interval: interval, grace: .seconds(3600),
+                                  undeliveredReports: { ["100", "101"] }, logger: quietLogger)
+        await heartbeat.beat()
+        #expect(coordinator.heartbeats.values.first?.attempts.map(\.attemptId) == ["101", "100"], "each listed once")
+        #expect(attempts.stopReason("101") == nil, "an ended attempt the coordinator no longer knows needs nothing")
+    }
+
     @Test func aHeartbeatAnswerResetsTheSilence() async {
         coordinator.onHeartbeat { _ in HeartbeatResponse(unknown: [], cancel: []) }
         clock.advance(by: .seconds(10))

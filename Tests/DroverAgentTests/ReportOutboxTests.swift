@@ -45,6 +45,19 @@ struct ReportOutboxTests {
         #expect(outbox.pendingCount == 0)
     }
 
+    @Test func reportsInFlightOrQueuedAreUndelivered() async {
+        coordinator.onReport { _ in try await coordinator.neverAnswer("report") }
+        let sending = start()
+        outbox.enqueue(makeReport("1"))
+        var batches = coordinator.reports.stream.makeAsyncIterator()
+        _ = await batches.next()
+        outbox.enqueue(makeReport("2"))
+        #expect(outbox.undeliveredAttemptIds == ["1", "2"], "the batch in flight, then the queue")
+        sending.cancel()
+        await sending.value
+        #expect(outbox.undeliveredAttemptIds == ["1", "2"], "a batch that got no answer is queued again, in order")
+    }
+
     @Test func leasesInTheAnswerAreHandedOn() async {
         coordinator.onReport { batch in ReportResults(results: [], leases: [makeLease("201"), makeLease("202")]) }
         let sending = start()
