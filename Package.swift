@@ -104,7 +104,7 @@ let package = Package(
             dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swift6),
         .testTarget(
-            name: "DroverAgentTests", dependencies: ["DroverAgent"], swiftSettings: swift6),
+            name: "DroverAgentTests", dependencies: ["DroverAgent", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
             name: "DroverIntegrationTests",
             dependencies: [
