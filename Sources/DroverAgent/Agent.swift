@@ -1,3 +1,4 @@
+import DroverCore
 import DroverAPI
 import DroverClient
 import Foundation
@@ -13,7 +14,7 @@ import ServiceLifecycle
 public final class Agent: Service {
     let configuration: AgentConfiguration
     let logger: Logger
-    let clock: any AgentClock
+    let clock: any MonotonicClock
     private let attempts: RunningAttempts
     private let workDirectories: WorkDirectories
     private let environment = TaskEnvironment()
@@ -25,7 +26,7 @@ public final class Agent: Service {
         self.init(configuration: configuration, logger: logger, clock: ContinuousClock())
     }
 
-    init(configuration: AgentConfiguration, logger: Logger, clock: any AgentClock) {
+    init(configuration: AgentConfiguration, logger: Logger, clock: any MonotonicClock) {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock

@@ -1,3 +1,4 @@
+import DroverCore
 import DroverAPI
 import Foundation
 import Logging
@@ -10,7 +11,7 @@ struct AttemptRunner: Sendable {
     let environment: TaskEnvironment
     let attempts: RunningAttempts
     let shipper: LogShipper
-    let clock: any AgentClock
+    let clock: any MonotonicClock
     /// Keep the checkpoints of tasks that succeeded (`--keep-work-dirs`).
     var keepWorkDirectories = false
     let logger: Logger

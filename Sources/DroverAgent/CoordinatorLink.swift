@@ -1,3 +1,4 @@
+import DroverCore
 import DroverAPI
 import DroverClient
 import Logging
@@ -22,10 +23,10 @@ final class CoordinatorContact: Sendable {
         var disconnected = false
     }
     private let state: Mutex<State>
-    private let clock: any AgentClock
+    private let clock: any MonotonicClock
     private let logger: Logger
 
-    init(clock: any AgentClock, logger: Logger) {
+    init(clock: any MonotonicClock, logger: Logger) {
         self.clock = clock
         self.logger = logger
         state = Mutex(State(last: clock.now))

@@ -1,3 +1,4 @@
+import DroverCore
 import DroverAPI
 import Logging
 import Synchronization
@@ -13,7 +14,7 @@ import Synchronization
 /// delays that: it runs beside the ticks, bounded by `requestTimeout`, one at a time.
 final class Heartbeat: Sendable {
     let link: any CoordinatorLink
-    let clock: any AgentClock
+    let clock: any MonotonicClock
     let attempts: RunningAttempts
     let contact: CoordinatorContact
     let interval: Duration
@@ -34,7 +35,7 @@ final class Heartbeat: Sendable {
     private let requests = Mutex(Requests())
 
     /// `requestTimeout` defaults to `interval`: a later answer would be overtaken by the next beat.
-    init(link: any CoordinatorLink, clock: any AgentClock, attempts: RunningAttempts, contact: CoordinatorContact,
+    init(link: any CoordinatorLink, clock: any MonotonicClock, attempts: RunningAttempts, contact: CoordinatorContact,
          interval: Duration, grace: Duration, requestTimeout: Duration? = nil, undeliveredReports: @escaping @Sendable () -> [String] = { [] },
          logger: Logger) {
         self.link = link

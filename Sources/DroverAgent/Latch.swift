@@ -1,3 +1,4 @@
+import DroverCore
 import Synchronization
 
 /// A one-time event: once opened it stays open. Waiting for it ends early when the waiting
@@ -47,7 +48,7 @@ final class Latch: Sendable {
     }
 
     /// Waits until the latch opens or `clock` reaches `deadline`; true if it opened.
-    func wait(orUntil deadline: ContinuousClock.Instant, on clock: any AgentClock) async -> Bool {
+    func wait(orUntil deadline: ContinuousClock.Instant, on clock: any MonotonicClock) async -> Bool {
         if isOpen { return true }
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {

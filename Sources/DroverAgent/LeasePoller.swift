@@ -14,7 +14,7 @@ struct LeasePoller: Sendable {
     }
 
     let link: any CoordinatorLink
-    let clock: any AgentClock
+    let clock: any MonotonicClock
     let attempts: RunningAttempts
     let contact: CoordinatorContact
     let maxLeases: Int

@@ -1,3 +1,4 @@
+import DroverCore
 import DroverAPI
 import Foundation
 import Logging
@@ -19,7 +20,7 @@ struct LogShipper: Sendable {
     static let chunkBytes = 1 << 20
 
     let link: any CoordinatorLink
-    let clock: any AgentClock
+    let clock: any MonotonicClock
     var interval: Duration = .seconds(1)
     let logger: Logger
 

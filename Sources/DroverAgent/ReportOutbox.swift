@@ -1,3 +1,4 @@
+import DroverCore
 import DroverAPI
 import Logging
 import ServiceLifecycle
@@ -24,13 +25,13 @@ final class ReportOutbox: Sendable {
     /// Opened once closing and everything is delivered.
     private let drained = Latch()
     let link: any CoordinatorLink
-    let clock: any AgentClock
+    let clock: any MonotonicClock
     let contact: CoordinatorContact
     /// Leases to ask for with each batch.
     let maxLeases: Int
     let logger: Logger
 
-    init(link: any CoordinatorLink, clock: any AgentClock, contact: CoordinatorContact, maxLeases: Int, logger: Logger) {
+    init(link: any CoordinatorLink, clock: any MonotonicClock, contact: CoordinatorContact, maxLeases: Int, logger: Logger) {
         (kicks, kick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.link = link
         self.clock = clock

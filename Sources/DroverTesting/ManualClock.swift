@@ -2,12 +2,12 @@ import DroverCore
 import Synchronization
 
 /// A clock that moves only when a test says so: the wall clock the core stamps changes with
-/// and the monotonic clock the shells wait on, advanced together.
+/// and, as ``monotonic``, the monotonic clock the shells wait on, advanced together.
 ///
 /// Sleepers wake when ``advance(milliseconds:)`` reaches their deadline. ``waitForSleepers(_:)``
 /// lets a test wait until the code under test is parked before it moves time, so nothing
 /// depends on how fast the machine is.
-public final class ManualClock: WallClock, MonotonicClock {
+public final class ManualClock: WallClock {
     private let wall: Mutex<Timestamp>
     /// The monotonic half, with its own ways to wait for sleepers.
     public let monotonic = ManualMonotonicClock()
@@ -17,12 +17,6 @@ public final class ManualClock: WallClock, MonotonicClock {
     }
 
     public func now() -> Timestamp { wall.withLock { $0 } }
-
-    public var now: ContinuousClock.Instant { monotonic.now }
-
-    public func sleep(until deadline: ContinuousClock.Instant, tolerance: Duration?) async throws {
-        try await monotonic.sleep(until: deadline, tolerance: tolerance)
-    }
 
     /// Moves both clocks forward and wakes every sleeper whose deadline has come.
     public func advance(milliseconds: Int64) {

@@ -1,10 +1,11 @@
+import DroverCore
 import DroverAgent
 import Synchronization
 
 /// A monotonic clock that moves only when a test says so, for the agent's timers: sleepers
 /// wake when `advance` passes their deadline. A test that must not advance before a timer is
 /// set waits for it with `waitForSleepers`, which is an event, not a sleep.
-public final class ManualMonotonicClock: AgentClock {
+public final class ManualMonotonicClock: MonotonicClock {
     private struct Sleeper {
         var deadline: ContinuousClock.Instant
         var continuation: CheckedContinuation<Void, any Error>

@@ -1,3 +1,4 @@
+import DroverCore
 import DroverClient
 import DroverTesting
 import Testing
@@ -5,7 +6,7 @@ import Testing
 @testable import DroverAgent
 
 @Suite(.timeLimit(.minutes(1)))
-struct AgentClockTests {
+struct MonotonicClockTests {
     @Test func aManualSleeperWakesOnlyWhenTheClockPassesItsDeadline() async throws {
         let clock = ManualMonotonicClock()
         let deadline = clock.now + .seconds(1)
@@ -73,7 +74,7 @@ struct AgentClockTests {
     }
 
     @Test func theContinuousClockIsTheProductionClock() async throws {
-        let clock: any AgentClock = ContinuousClock()
+        let clock: any MonotonicClock = ContinuousClock()
         let start = clock.now
         try await clock.sleep(for: .milliseconds(1))
         #expect(clock.now - start >= .milliseconds(1))

@@ -28,7 +28,7 @@ import Testing
             configuration.adminToken = "admin"
             configuration.joinToken = "join"
             configure(&configuration)
-            let coordinator = try await buildCoordinator(configuration: configuration, store: store, clock: clock, monotonic: clock,
+            let coordinator = try await buildCoordinator(configuration: configuration, store: store, clock: clock, monotonic: clock.monotonic,
                                                          logger: ClusterShellTests.quiet)
             cluster = coordinator.cluster
             let cluster = coordinator.cluster
@@ -225,7 +225,7 @@ import Testing
         var configuration = CoordinatorConfiguration()
         configuration.adminToken = "admin"
         configuration.joinToken = "join"
-        let coordinator = try await buildCoordinator(configuration: configuration, store: store, clock: clock, monotonic: clock,
+        let coordinator = try await buildCoordinator(configuration: configuration, store: store, clock: clock, monotonic: clock.monotonic,
                                                      logger: ClusterShellTests.quiet)
         let admin: HTTPFields = [.authorization: "Bearer admin", .contentType: "application/json"]
         let spec = #"{"name": "x", "team": "ml", "kind": "batch", "tasks": 1, "command": ["true"], "resources": {"cpu": 1, "memory": "1MiB"}}"#

@@ -1,23 +1,10 @@
-/// Monotonic time for the agent's timers (heartbeat, disconnect grace, task timeouts, log
-/// shipping, retry backoff): `ContinuousClock` in production, a manual clock in tests, so
-/// that those rules are tested in-process without waiting for them.
-///
-/// Instants are `ContinuousClock`'s, so a test clock only has to say how far it moved.
-public protocol AgentClock: Sendable {
-    /// The current instant.
-    var now: ContinuousClock.Instant { get }
-    /// Suspends until `deadline`; throws `CancellationError` if the task is cancelled first.
-    func sleep(until deadline: ContinuousClock.Instant, tolerance: Duration?) async throws
-}
+import DroverCore
 
-extension ContinuousClock: AgentClock {}
+// The agent's timers (heartbeat, disconnect grace, task timeouts, log shipping, retry
+// backoff) run on an injected `MonotonicClock` (DroverCore): `ContinuousClock` in
+// production, a manual clock in tests, so those rules are tested in-process without waiting.
 
-extension AgentClock {
-    /// Suspends for `duration` of this clock's time; throws `CancellationError` when cancelled.
-    func sleep(for duration: Duration) async throws {
-        try await sleep(until: now + duration, tolerance: nil)
-    }
-
+extension MonotonicClock {
     /// Runs `operation` and cancels it after `timeout` of this clock; nil when it timed out.
     /// The operation must end when cancelled (a network call does), or this waits for it.
     func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
