@@ -58,17 +58,15 @@ public func buildCoordinator(
         logger.info("store opened", metadata: ["store.path": "\(path)"])
     }
     let loaded = try await store.load()
-    var state = loaded.clusterState(now: clock.now())
-    state.defaultQuota = configuration.defaultQuota
     guard configuration.currency.count == 3, configuration.currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
         throw ConfigurationError("currency must be a three-letter ISO 4217 code such as USD or EUR, got '\(configuration.currency)'")
     }
-    state.currency = configuration.currency
-    state.reserveAfterMilliseconds = configuration.reserveAfter?.milliseconds
-    state.placement = configuration.placement
+    let card = try configuration.ratesFile.map(Cluster.loadRateCard(path:)) ?? RateCard()
+    let policy = ClusterPolicy(defaultQuota: configuration.defaultQuota, currency: configuration.currency,
+                               reserveAfterMilliseconds: configuration.reserveAfter?.milliseconds, placement: configuration.placement, rateCard: card)
+    var state = loaded.clusterState(now: clock.now(), policy: policy)
     if let path = configuration.ratesFile {
         // Rates that changed in the file while the coordinator was down apply from now on.
-        let card = try Cluster.loadRateCard(path: path)
         try await store.apply(state.applyRateCard(card, by: "coordinator (rates file \(path))", now: clock.now()))
         logger.info("rate card loaded", metadata: ["rates.file": "\(path)", "rates.entries": "\(card.entries.count)"])
     }

@@ -39,10 +39,10 @@ struct RandomWalk {
     var handoffs = 0
 
     init(seed: UInt64) {
-        harness = Harness(seed: seed)
         rng = SplitMix64(seed: seed &* 7919)
-        harness.state.placement = Bool.random(using: &rng) ? .pack : .spread
-        harness.state.reserveAfterMilliseconds = Bool.random(using: &rng) ? 6_000 : nil
+        let placement: PlacementStrategy = Bool.random(using: &rng) ? .pack : .spread
+        let reserveAfter: Int64? = Bool.random(using: &rng) ? 6_000 : nil
+        harness = Harness(seed: seed, policy: ClusterPolicy(reserveAfterMilliseconds: reserveAfter, placement: placement))
         for name in ["cpu-a", "cpu-b", "gpu-a"] { register(name) }
     }
 

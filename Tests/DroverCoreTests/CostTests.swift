@@ -140,8 +140,7 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
     }
 
     @Test func aRateCardOverridesWhatAgentsDeclareByLabel() throws {
-        var h = Harness()
-        h.state.rateCard = RateCard(entries: [.init(label: "instance", value: "g5.xlarge", prices: Prices(gpuHourMicros: price("1.006")))])
+        var h = Harness(policy: ClusterPolicy(rateCard: RateCard(entries: [.init(label: "instance", value: "g5.xlarge", prices: Prices(gpuHourMicros: price("1.006")))])))
         let tagged = h.register("a", labels: ["instance": "g5.xlarge"], prices: Prices(gpuHourMicros: 1))
         let other = h.register("b", labels: ["instance": "c6i"], prices: Prices(cpuHourMicros: 7))
         #expect(h.state.nodes[tagged]!.record.prices.gpuHourMicros == 1_006_000)

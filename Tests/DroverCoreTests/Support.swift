@@ -27,12 +27,15 @@ extension Mutation {
 /// Drives a ``ClusterState`` with an explicit clock and seeded randomness, and keeps
 /// every mutation it returned (what the coordinator would have persisted).
 struct Harness {
-    var state = ClusterState()
+    var state: ClusterState
     var random: SplitMix64
     var now = Timestamp(milliseconds: 1_700_000_000_000)
     var mutations: [Mutation] = []
 
-    init(seed: UInt64 = 42) { random = SplitMix64(seed: seed) }
+    init(seed: UInt64 = 42, policy: ClusterPolicy = ClusterPolicy()) {
+        state = ClusterState(policy: policy)
+        random = SplitMix64(seed: seed)
+    }
 
     mutating func advance(_ ms: Int64) { now = now.adding(milliseconds: ms) }
 
