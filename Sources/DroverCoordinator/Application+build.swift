@@ -67,7 +67,7 @@ public func buildCoordinator(
     var state = loaded.clusterState(now: clock.now(), policy: policy)
     if let path = configuration.ratesFile {
         // Rates that changed in the file while the coordinator was down apply from now on.
-        try await store.apply(state.applyRateCard(card, by: "coordinator (rates file \(path))", now: clock.now()))
+        try await store.apply(state.applyRateCard(card, by: "coordinator (rates file \(path))", now: clock.now()).mutations)
         logger.info("rate card loaded", metadata: ["rates.file": "\(path)", "rates.entries": "\(card.entries.count)"])
     }
     try await generateMissingTokens(configuration: configuration, state: &state, store: store, clock: clock, logger: logger)
@@ -125,7 +125,7 @@ private func generateMissingTokens(configuration: CoordinatorConfiguration, stat
         guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
             throw ConfigurationError("cannot write the generated \(role.rawValue) token to \(path)")
         }
-        mutations += state.addToken(record)
+        mutations += state.addToken(record).mutations
         logger.notice("generated the \(role.rawValue) token; only its hash is stored", metadata: ["token.file": "\(path)"])
     }
     try await store.apply(mutations)

@@ -3,15 +3,63 @@ extension ClusterState {
 
     /// Commits the outcome an agent reported for one of its attempts.
     public mutating func report(_ report: AttemptReport, from node: NodeID, now: Timestamp,
-                                random: inout some RandomNumberGenerator) -> ReportResult {
+                                random: inout some RandomNumberGenerator) -> Transition<ReportResult> {
+        let batch = self.report([report], from: node, maxLeases: 0, now: now, random: &random)
+        return Transition(batch.value.results[0], mutations: batch.mutations, effects: batch.effects)
+    }
+
+    /// Commits a batch of reports of one node; each gets its own verdict. With `maxLeases`,
+    /// leases up to that many tasks to the node in the same transition (the capacity the
+    /// reports freed is the node's own), so the agent needs no poll to get its next work.
+    /// Polls to wake follow ``WakeRule/afterReports(of:changed:mayHelpOtherNodes:tookLeases:)``.
+    public mutating func report(_ reports: [AttemptReport], from node: NodeID, maxLeases: Int, now: Timestamp,
+                                random: inout some RandomNumberGenerator) -> Transition<ReportBatch> {
+        var mutations: [Mutation] = []
+        var results: [ReportResult] = []
+        results.reserveCapacity(reports.count)
+        for report in reports {
+            results.append(commit(report, from: node, now: now, random: &random, into: &mutations))
+        }
+        let wake = WakeRule.afterReports(of: node, changed: !mutations.isEmpty, mayHelpOtherNodes: reportsMayHelpOtherNodes(mutations),
+                                         tookLeases: maxLeases > 0)
+        var transition = Transition(ReportBatch(results: results, leases: []), mutations: mutations, effects: Effects(wake: wake))
+        if maxLeases > 0 {
+            // The node's poll may still be parked: it stays a candidate home for hand-offs.
+            let waiting = pool.waitingNodes.contains(node)
+            transition.value.leases = transition.absorb(lease(node: node, limit: maxLeases, now: now))
+            if waiting { pool.noteWaiting(node) }
+        }
+        return transition
+    }
+
+    /// Whether ending these attempts (`mutations` of reports) may let a node other than theirs
+    /// lease something: a task went back to the queue, or a team with queued work and a quota
+    /// or budget freed some of it.
+    public func reportsMayHelpOtherNodes(_ mutations: [Mutation]) -> Bool {
+        for mutation in mutations {
+            switch mutation {
+            case .putTask(let task) where task.state == .queued:
+                return true
+            case .putAttempt(let attempt) where attempt.state != .running:
+                guard let team = queue.jobs[attempt.task.job]?.record.spec.team else { continue }
+                if queue.pendingByTeam[team]?.isEmpty == false, teams.quota(of: team) != .unlimited { return true }
+            default:
+                continue
+            }
+        }
+        return false
+    }
+
+    /// One report's verdict; an accepted one appends what it changed to `mutations`.
+    private mutating func commit(_ report: AttemptReport, from node: NodeID, now: Timestamp, random: inout some RandomNumberGenerator,
+                                 into mutations: inout [Mutation]) -> ReportResult {
         guard let attempt = pool.activeAttempts[report.attempt] else { return .notActive }
         guard attempt.node == node else { return .wrongNode(owner: attempt.node) }
         guard report.outcome != .running, report.outcome != .lost else { return .invalid("an agent cannot report outcome '\(report.outcome.rawValue)'") }
         pool.nodes[node]?.lastSeen = now
-        var mutations: [Mutation] = []
         endAttempt(report.attempt, outcome: report.outcome, report: report, reason: report.reason ?? "reported by \(pool.nodes[node]?.record.name ?? node.description)",
                    actor: "node/\(node)", now: now, random: &random, into: &mutations)
-        return .accepted(mutations)
+        return .accepted
     }
 
     /// Ends an active attempt, frees its node's resources and decides the task's fate.

@@ -3,13 +3,13 @@ extension ClusterState {
 
     /// Accepts a validated job. Refuses one that no registered node could ever hold, one that can
     /// never fit its team's quota, and one its team's budget does not admit.
-    public mutating func submit(_ spec: JobSpec, by actor: String, now: Timestamp) throws(ClusterError) -> (JobRecord, [Mutation]) {
+    public mutating func submit(_ spec: JobSpec, by actor: String, now: Timestamp) throws(ClusterError) -> Transition<JobRecord> {
         try checkAdmission(spec, now: now)
         let record = JobRecord(id: JobID(queue.lastJobID + 1), spec: spec, submittedAt: now, submittedBy: actor)
         queue.add(JobRuntime(record: record, waitingSince: now))
         let event = Event(subject: "job/\(record.id)", job: record.id, at: now, from: nil, to: JobState.queued.rawValue,
                           reason: "submitted \(spec.kind.rawValue) job '\(spec.name)' with \(spec.taskCount) task(s)", actor: actor)
-        return (record, [.putJob(record), .appendEvent(event)])
+        return Transition(record, mutations: [.putJob(record), .appendEvent(event)], effects: Effects(wake: WakeRule.everyPoll))
     }
 
     /// The checks of ``submit(_:by:now:)``, without submitting: throws why the job would be refused.
@@ -33,13 +33,17 @@ extension ClusterState {
         }
     }
 
-    /// Cancels a job: queued shards are cancelled at once, running attempts are asked to stop.
-    public mutating func cancel(_ id: JobID, by actor: String, now: Timestamp) throws(ClusterError) -> [Mutation] {
+    /// Cancels a job: queued shards are cancelled at once, running attempts are asked to stop
+    /// (the effects name them, by node).
+    public mutating func cancel(_ id: JobID, by actor: String, now: Timestamp) throws(ClusterError) -> Transition<Void> {
         guard let job = queue.jobs[id] else { throw .jobNotFound(id) }
         guard !job.record.state.isTerminal else { throw .jobFinished(id, job.record.state) }
         var mutations: [Mutation] = []
         endJob(id, as: .cancelled, reason: "cancelled by \(actor)", actor: actor, now: now, into: &mutations)
-        return mutations
+        var effects = Effects()
+        for attempt in pool.activeAttempts.values where attempt.task.job == id { effects.cancels[attempt.node, default: []].append(attempt.id) }
+        for node in effects.cancels.keys { effects.cancels[node]!.sort() }
+        return Transition(mutations: mutations, effects: effects)
     }
 
     /// Attempts of `node` the agent must stop because their job has ended.

@@ -4,16 +4,16 @@ extension ClusterState {
     /// Leases up to `limit` tasks that fit the free resources of `node`, best job first.
     ///
     /// A task goes elsewhere when a node now waiting for work is a better home for it under
-    /// the placement policy: the lease passes that job over and adds the better node to
-    /// `handoffs` for the caller to wake. A node reserved for a starving job takes that job when
+    /// the placement policy: the lease passes that job over and names the better node in the
+    /// effects' `handoffs`, for the shell to wake. A node reserved for a starving job takes that job when
     /// it fits, and meanwhile only tasks that end before it could (backfill).
     ///
     /// The steps: reserve (``reservationStep(on:now:)``), then per task choose
     /// (``choose(for:round:now:)``: the reserved job, backfill or the best job), hand off to a
     /// better waiting node, or grant (``grant(_:on:now:into:)``).
-    public mutating func lease(node nodeID: NodeID, limit: Int, now: Timestamp) -> ([Lease], [Mutation]) {
+    public mutating func lease(node nodeID: NodeID, limit: Int, now: Timestamp) -> Transition<[Lease]> {
         pool.stopWaiting(nodeID)
-        guard pool.nodes[nodeID]?.record.state.acceptsLeases == true, limit > 0 else { return ([], []) }
+        guard pool.nodes[nodeID]?.record.state.acceptsLeases == true, limit > 0 else { return Transition([]) }
         var round = LeaseRound(capacity: pool.readyCapacity, reserved: reservationStep(on: nodeID, now: now))
         // Taken out of the pool (and put back below) so that it is uniquely referenced: changing
         // a copy would copy its attempt set and GPU list on every lease. The steps below read
@@ -32,8 +32,7 @@ extension ClusterState {
             leases.append(grant(choice.job, on: &node, now: now, into: &mutations))
         }
         pool.nodes[nodeID] = node
-        noteHandoffs(round.handoffs)
-        return (leases, mutations)
+        return Transition(leases, mutations: mutations, effects: Effects(handoffs: round.handoffs))
     }
 
     /// What one call of ``lease(node:limit:now:)`` carries from task to task.

@@ -6,7 +6,7 @@ extension ClusterState {
     public mutating func register(
         name: String, capacity: Resources, gpuIndices: [Int], labels: [String: String], prices: Prices,
         tokenHash: String, now: Timestamp, random: inout some RandomNumberGenerator
-    ) -> (NodeRecord, [Mutation]) {
+    ) -> Transition<NodeRecord> {
         var mutations: [Mutation] = []
         if let existing = pool.node(named: name) {
             let id = existing.record.id
@@ -30,7 +30,7 @@ extension ClusterState {
             mutations.append(.putNode(record))
             mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: record.state.rawValue,
                                                 reason: "agent re-registered with \(capacity)", actor: "node/\(id)")))
-            return (record, mutations)
+            return Transition(record, mutations: mutations, effects: Effects(wake: WakeRule.everyPoll))
         }
         var record = NodeRecord(id: NodeID(pool.lastNodeID + 1), name: name, capacity: capacity, gpuIndices: gpuIndices, labels: labels,
                                 prices: policy.rateCard.prices(for: labels, declared: prices), registeredAt: now, tokenHash: tokenHash)
@@ -40,7 +40,7 @@ extension ClusterState {
         mutations.append(.putNode(record))
         mutations.append(.appendEvent(Event(subject: "node/\(record.id)", job: nil, at: now, from: nil, to: NodeState.ready.rawValue,
                                             reason: "registered with \(capacity)", actor: "node/\(record.id)")))
-        return (record, mutations)
+        return Transition(record, mutations: mutations, effects: Effects(wake: WakeRule.everyPoll))
     }
 
     // MARK: - Liveness
@@ -54,9 +54,9 @@ extension ClusterState {
     /// after committing the lease, or the connection broke).
     public mutating func heartbeat(node: NodeID, attempts: [AttemptID: String?], now: Timestamp, orphanAfterMilliseconds: Int64,
                                    random: inout some RandomNumberGenerator)
-        -> (unknown: [AttemptID], cancel: [AttemptID], mutations: [Mutation]) {
-        guard pool.nodes[node] != nil else { return (attempts.keys.sorted(), [], []) }
-        var mutations = touch(node: node, now: now)
+        -> Transition<(unknown: [AttemptID], cancel: [AttemptID])> {
+        guard pool.nodes[node] != nil else { return Transition((attempts.keys.sorted(), [])) }
+        var mutations = touch(node: node, now: now).mutations
         var unknown: [AttemptID] = []
         for (id, progress) in attempts {
             guard pool.activeAttempts[id]?.node == node else {
@@ -71,21 +71,24 @@ extension ClusterState {
             endAttempt(id, outcome: .lost, report: nil, reason: "agent \(name) does not hold this attempt: its lease never reached the agent",
                        actor: "coordinator", now: now, random: &random, into: &mutations)
         }
-        return (unknown.sorted(), attemptsToCancel(on: node), mutations)
+        return Transition((unknown.sorted(), attemptsToCancel(on: node)), mutations: mutations,
+                          effects: Effects(wake: WakeRule.afterHeartbeat(changed: !mutations.isEmpty)))
     }
 
     /// Notes that a node was heard from (any authenticated request counts). A node declared
-    /// down comes back as ready: its old attempts were already lost and requeued.
+    /// down comes back as ready: its old attempts were already lost and requeued. Wakes no
+    /// poll: the capacity that came back is the node's own, and its agent is the one asking.
     @discardableResult
-    public mutating func touch(node: NodeID, now: Timestamp) -> [Mutation] {
-        guard pool.nodes[node] != nil else { return [] }
+    public mutating func touch(node: NodeID, now: Timestamp) -> Transition<Void> {
+        guard pool.nodes[node] != nil else { return Transition() }
         pool.nodes[node]!.lastSeen = now
-        guard pool.nodes[node]!.record.state == .down else { return [] }
+        guard pool.nodes[node]!.record.state == .down else { return Transition() }
         pool.update(node) { $0.state = .ready }
         let record = pool.nodes[node]!.record
-        return [.putNode(record),
-                .appendEvent(Event(subject: "node/\(node)", job: nil, at: now, from: NodeState.down.rawValue, to: NodeState.ready.rawValue,
-                                   reason: "agent reconnected", actor: "node/\(node)"))]
+        return Transition(mutations: [
+            .putNode(record),
+            .appendEvent(Event(subject: "node/\(node)", job: nil, at: now, from: NodeState.down.rawValue, to: NodeState.ready.rawValue,
+                               reason: "agent reconnected", actor: "node/\(node)"))])
     }
 
     /// Gives every node `milliseconds` more before it can be declared down: the coordinator
@@ -95,7 +98,7 @@ extension ClusterState {
     }
 
     /// Declares down every node silent for longer than `ttlMilliseconds`; their attempts are lost.
-    public mutating func expireSilentNodes(now: Timestamp, ttlMilliseconds: Int64, random: inout some RandomNumberGenerator) -> [Mutation] {
+    public mutating func expireSilentNodes(now: Timestamp, ttlMilliseconds: Int64, random: inout some RandomNumberGenerator) -> Transition<Void> {
         var mutations: [Mutation] = []
         for id in pool.silentNodes(now: now, ttlMilliseconds: ttlMilliseconds) {
             let node = pool.nodes[id]!
@@ -110,7 +113,7 @@ extension ClusterState {
             mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: NodeState.down.rawValue,
                                                 reason: "no heartbeat for \(silence) (TTL \(Quantity.formatDuration(ttlMilliseconds)))", actor: "coordinator")))
         }
-        return mutations
+        return Transition(mutations: mutations, effects: Effects(wake: mutations.isEmpty ? .none : WakeRule.everyPoll))
     }
 
     // MARK: - Administration
@@ -119,23 +122,26 @@ extension ClusterState {
     /// With `drainDeadline`, a drain requeues what still runs on the node at that instant
     /// (as preempted: no failure budget used).
     public mutating func setNodeState(_ id: NodeID, to state: NodeState, by actor: String, now: Timestamp,
-                                      drainDeadline: Timestamp? = nil) throws(ClusterError) -> [Mutation] {
+                                      drainDeadline: Timestamp? = nil) throws(ClusterError) -> Transition<Void> {
         guard let node = pool.nodes[id] else { throw .nodeNotFound(id.description) }
         let old = node.record.state
         if old == .down && state != .down { throw .conflict("node \(node.record.name) is down; it becomes ready when its agent registers again") }
         let deadline = state == .draining ? drainDeadline : nil
-        guard old != state || node.record.drainDeadline != deadline else { return [] }
+        // An administrator's request wakes every poll even when it changes nothing (as it always has).
+        guard old != state || node.record.drainDeadline != deadline else { return Transition(effects: Effects(wake: WakeRule.everyPoll)) }
         pool.update(id) { record in
             record.state = state
             record.drainDeadline = deadline
         }
-        return [.putNode(pool.nodes[id]!.record),
-                .appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: state.rawValue,
-                                   reason: "set by \(actor)" + (deadline.map { "; what still runs at \($0.milliseconds) ms is requeued" } ?? ""), actor: actor))]
+        return Transition(mutations: [
+            .putNode(pool.nodes[id]!.record),
+            .appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: state.rawValue,
+                               reason: "set by \(actor)" + (deadline.map { "; what still runs at \($0.milliseconds) ms is requeued" } ?? ""), actor: actor))],
+            effects: Effects(wake: WakeRule.everyPoll))
     }
 
     /// Requeues what still runs on draining nodes whose deadline has passed, as preempted.
-    public mutating func enforceDrainDeadlines(now: Timestamp, random: inout some RandomNumberGenerator) -> [Mutation] {
+    public mutating func enforceDrainDeadlines(now: Timestamp, random: inout some RandomNumberGenerator) -> Transition<Void> {
         var mutations: [Mutation] = []
         for id in pool.nodes.keys.filter({ pool.nodes[$0]!.record.state == .draining }).sorted() {
             let node = pool.nodes[id]!
@@ -145,6 +151,6 @@ extension ClusterState {
                            actor: "coordinator", now: now, random: &random, into: &mutations)
             }
         }
-        return mutations
+        return Transition(mutations: mutations, effects: Effects(wake: mutations.isEmpty ? .none : WakeRule.everyPoll))
     }
 }

@@ -4,8 +4,10 @@
 /// (jobs and their pending work), the ``NodePool`` (nodes, what runs where, reservations,
 /// waiting nodes), ``TeamQuotas``, ``Accounting`` (the books) and ``Credentials`` — under one
 /// ``ClusterPolicy`` given at construction. The operations (in the `ClusterState+…` files)
-/// span parts: each takes the current time and returns the ``Mutation``s that make the change
-/// durable; the caller persists them in order before answering anyone who asked for the change.
+/// span parts: each takes the current time and returns a ``Transition``: its answer, the
+/// ``Mutation``s that make the change durable, and the ``Effects`` (polls to wake, attempts to
+/// cancel, hand-offs); the caller persists the mutations in order, then runs the effects,
+/// before answering anyone who asked for the change.
 /// Finished attempts are not kept here (the store has them); unstarted shards of a job exist
 /// only as the job's `nextUnstarted` cursor.
 public struct ClusterState: Sendable {
@@ -21,8 +23,6 @@ public struct ClusterState: Sendable {
     public internal(set) var accounting: Accounting
     /// API tokens and agent token hashes.
     public internal(set) var credentials: Credentials
-    /// Waiting nodes that leases passed work to, for the caller to wake (`takeHandoffs`).
-    public private(set) var handoffs: Set<NodeID> = []
 
     /// An empty cluster under `policy`.
     public init(policy: ClusterPolicy = ClusterPolicy()) {
@@ -131,15 +131,5 @@ public struct ClusterState: Sendable {
     /// home for tasks; its next lease clears the mark.
     public mutating func noteWaiting(_ node: NodeID) {
         pool.noteWaiting(node)
-    }
-
-    /// The waiting nodes leases passed work to since the last call, which the caller must wake.
-    public mutating func takeHandoffs() -> Set<NodeID> {
-        defer { handoffs = [] }
-        return handoffs
-    }
-
-    mutating func noteHandoffs(_ nodes: Set<NodeID>) {
-        if !nodes.isEmpty { handoffs.formUnion(nodes) }
     }
 }

@@ -34,13 +34,21 @@ public struct AttemptReport: Hashable, Sendable {
 }
 
 /// The result of ``ClusterState/report(_:from:now:random:)``.
-public enum ReportResult: Sendable {
-    case accepted([Mutation])
+public enum ReportResult: Hashable, Sendable {
+    /// Committed; the transition carries what changed.
+    case accepted
     /// The attempt holds no lease: it already ended (a duplicate or a stale report).
     case notActive
     /// The attempt is leased to another node.
     case wrongNode(owner: NodeID)
     case invalid(String)
+}
+
+/// The answer of ``ClusterState/report(_:from:maxLeases:now:random:)``: a verdict per report,
+/// in order, and the leases taken with the freed capacity.
+public struct ReportBatch: Sendable {
+    public var results: [ReportResult]
+    public var leases: [Lease]
 }
 
 /// Why the cluster refused an operation; mapped to HTTP at the edge.

@@ -89,8 +89,10 @@ extension ClusterState {
     }
 
     /// Books every running attempt whose last booking is at least `intervalMilliseconds` old,
-    /// so running spend is visible and budgets see it, then enforces the budgets that grew.
-    public mutating func bookRunningCosts(now: Timestamp, intervalMilliseconds: Int64, random: inout some RandomNumberGenerator) -> [Mutation] {
+    /// so running spend is visible and budgets see it, then enforces the budgets that grew. A hard
+    /// stop that requeued attempts frees capacity for other teams: every poll is woken.
+    public mutating func bookRunningCosts(now: Timestamp, intervalMilliseconds: Int64, random: inout some RandomNumberGenerator) -> Transition<Void> {
+        let running = pool.activeAttempts.count
         var mutations: [Mutation] = []
         var grown: Set<String> = []
         let due = pool.activeAttempts.values.filter { ($0.meter.map { now.milliseconds(since: $0.bookedUntil) } ?? 0) >= intervalMilliseconds }
@@ -100,13 +102,13 @@ extension ClusterState {
             mutations.append(.putAttempt(attempt))
         }
         for team in grown.sorted() { enforceBudget(team: team, now: now, random: &random, into: &mutations) }
-        return mutations
+        return Transition(mutations: mutations, effects: Effects(wake: pool.activeAttempts.count < running ? WakeRule.everyPoll : .none))
     }
 
     /// Changes the rates of a node from `now` on. Running attempts are booked up to now at the
     /// old rates and continue at the new ones; the ledger shows which rate each row used.
-    public mutating func setPrices(_ prices: Prices, of id: NodeID, by actor: String, now: Timestamp) -> [Mutation] {
-        guard let node = pool.nodes[id], node.record.prices != prices else { return [] }
+    public mutating func setPrices(_ prices: Prices, of id: NodeID, by actor: String, now: Timestamp) -> Transition<Void> {
+        guard let node = pool.nodes[id], node.record.prices != prices else { return Transition() }
         var mutations: [Mutation] = []
         for attemptID in node.active.sorted() {
             guard var attempt = pool.activeAttempts[attemptID] else { continue }
@@ -120,18 +122,18 @@ extension ClusterState {
         mutations.append(.putNode(pool.nodes[id]!.record))
         mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: nil, to: "rates changed",
                                             reason: "rates \(describe(old)) -> \(describe(prices))", actor: actor)))
-        return mutations
+        return Transition(mutations: mutations)
     }
 
     /// Applies a new rate card to every node: nodes whose rates change get them from `now` on.
-    public mutating func applyRateCard(_ card: RateCard, by actor: String, now: Timestamp) -> [Mutation] {
+    public mutating func applyRateCard(_ card: RateCard, by actor: String, now: Timestamp) -> Transition<Void> {
         policy.rateCard = card
-        var mutations: [Mutation] = []
+        var transition = Transition()
         for id in pool.nodes.keys.sorted() {
             let record = pool.nodes[id]!.record
-            mutations += setPrices(card.prices(for: record.labels, declared: record.declaredPrices ?? record.prices), of: id, by: actor, now: now)
+            transition.absorb(setPrices(card.prices(for: record.labels, declared: record.declaredPrices ?? record.prices), of: id, by: actor, now: now))
         }
-        return mutations
+        return transition
     }
 
     /// `0.048 USD/cpu-hour, 0.006 USD/GiB-hour, 0 USD/gpu-hour`.
@@ -222,7 +224,7 @@ extension ClusterState {
     /// Appends a row that cancels ledger row `entry` (found in the store). `attempt` is the
     /// attempt's stored record when it has ended; its cost and the job's totals are corrected.
     public mutating func reverse(_ entry: LedgerEntry, finishedAttempt: AttemptRecord?, reason: String, by actor: String,
-                                 now: Timestamp) throws(ClusterError) -> (LedgerEntry, [Mutation]) {
+                                 now: Timestamp) throws(ClusterError) -> Transition<LedgerEntry> {
         guard entry.reverses == nil else { throw .conflict("ledger entry \(entry.id) is itself a reversal (of entry \(entry.reverses!)); it cannot be reversed") }
         guard !accounting.reversedLedgerEntries.contains(entry.id) else { throw .conflict("ledger entry \(entry.id) has already been reversed") }
         guard pool.activeAttempts[entry.attempt] != nil || finishedAttempt != nil else {
@@ -250,6 +252,6 @@ extension ClusterState {
         mutations.append(.appendEvent(Event(subject: "attempt/\(entry.attempt)", job: entry.job, at: now, from: nil, to: "cost corrected",
                                             reason: "ledger entry \(entry.id) (\(Money.exact(entry.amountMicros)) \(policy.currency)) reversed by entry \(reversal.id): \(reason)",
                                             actor: actor)))
-        return (reversal, mutations)
+        return Transition(reversal, mutations: mutations)
     }
 }

@@ -101,12 +101,14 @@ extension ClusterState {
         teams.quota(of: team)
     }
 
-    /// Sets a team's quota (admin).
-    public mutating func setQuota(_ quota: Quota, for team: String, by actor: String, now: Timestamp) -> [Mutation] {
+    /// Sets a team's quota (admin). Wakes every poll: a raised quota may let queued work run.
+    public mutating func setQuota(_ quota: Quota, for team: String, by actor: String, now: Timestamp) -> Transition<Void> {
         teams.quotas[team] = quota
-        return [.putQuota(team: team, quota),
-                .appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "quota set",
-                                   reason: "quota set: \(Self.describe(quota))", actor: actor))]
+        return Transition(mutations: [
+            .putQuota(team: team, quota),
+            .appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "quota set",
+                               reason: "quota set: \(Self.describe(quota))", actor: actor))],
+            effects: Effects(wake: WakeRule.everyPoll))
     }
 
     static func describe(_ quota: Quota) -> String {

@@ -74,26 +74,28 @@ extension ClusterState {
     }
 
     /// Stores a new token.
-    public mutating func addToken(_ token: TokenRecord) -> [Mutation] {
+    public mutating func addToken(_ token: TokenRecord) -> Transition<Void> {
         credentials.put(token)
-        return [.putToken(token),
-                .appendEvent(Event(subject: "token/\(token.id)", job: nil, at: token.createdAt, from: nil, to: "active",
-                                   reason: "created \(token.role.rawValue) token\(token.team.map { " for team \($0)" } ?? "")", actor: token.createdBy))]
+        return Transition(mutations: [
+            .putToken(token),
+            .appendEvent(Event(subject: "token/\(token.id)", job: nil, at: token.createdAt, from: nil, to: "active",
+                               reason: "created \(token.role.rawValue) token\(token.team.map { " for team \($0)" } ?? "")", actor: token.createdBy))])
     }
 
     /// Revokes a token by its public id; it stops working at once.
-    public mutating func revokeToken(id: String, by actor: String, now: Timestamp) throws(ClusterError) -> [Mutation] {
+    public mutating func revokeToken(id: String, by actor: String, now: Timestamp) throws(ClusterError) -> Transition<Void> {
         guard var token = credentials.token(id: id) else { throw .notFound("token \(id) does not exist; `drover token list` shows them") }
-        guard token.revokedAt == nil else { return [] }
+        guard token.revokedAt == nil else { return Transition() }
         token.revokedAt = now
         credentials.put(token)
-        return [.putToken(token),
-                .appendEvent(Event(subject: "token/\(id)", job: nil, at: now, from: "active", to: "revoked", reason: "revoked", actor: actor))]
+        return Transition(mutations: [
+            .putToken(token),
+            .appendEvent(Event(subject: "token/\(id)", job: nil, at: now, from: "active", to: "revoked", reason: "revoked", actor: actor))])
     }
 
     /// Revokes a node's agent token: the agent can no longer lease or report, so the node is
-    /// down and its attempts are lost (and requeued).
-    public mutating func revokeNode(_ id: NodeID, by actor: String, now: Timestamp, random: inout some RandomNumberGenerator) throws(ClusterError) -> [Mutation] {
+    /// down and its attempts are lost (and requeued): every poll is woken.
+    public mutating func revokeNode(_ id: NodeID, by actor: String, now: Timestamp, random: inout some RandomNumberGenerator) throws(ClusterError) -> Transition<Void> {
         guard let node = pool.nodes[id] else { throw .nodeNotFound(id.description) }
         var mutations: [Mutation] = []
         for attemptID in node.active.sorted() {
@@ -110,6 +112,6 @@ extension ClusterState {
         mutations.append(.putNode(record))
         mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: NodeState.down.rawValue,
                                             reason: "agent token revoked; the agent must register again", actor: actor)))
-        return mutations
+        return Transition(mutations: mutations, effects: Effects(wake: WakeRule.everyPoll))
     }
 }

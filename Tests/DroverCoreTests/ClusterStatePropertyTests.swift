@@ -62,7 +62,7 @@ struct RandomWalk {
             // Some nodes wait in a long poll, so that leases pass work to better homes.
             for node in nodes where Int.random(in: 0..<3, using: &rng) == 0 { harness.state.noteWaiting(node) }
             _ = harness.lease(nodes.randomElement(using: &rng)!, limit: Int.random(in: 1...6, using: &rng))
-            let handoffs = harness.state.takeHandoffs()
+            let handoffs = harness.takeHandoffs()
             self.handoffs += handoffs.count
             for node in handoffs { _ = harness.lease(node, limit: Int.random(in: 1...6, using: &rng)) }
         case 40..<75: reportRandomAttempt()
@@ -75,7 +75,7 @@ struct RandomWalk {
         default:
             let state = [NodeState.ready, .cordoned, .draining].randomElement(using: &rng)!
             if let node = nodes.randomElement(using: &rng), let m = try? harness.state.setNodeState(node, to: state, by: "admin", now: harness.now) {
-                harness.mutations += m
+                harness.mutations += m.mutations
             }
         }
     }

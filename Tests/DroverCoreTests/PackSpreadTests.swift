@@ -52,7 +52,7 @@ import Testing
         while let node = polling.popLast() {
             for attempt in h.lease(node) { placed[attempt.node, default: 0] += 1 }
             h.state.noteWaiting(node)
-            polling += h.state.takeHandoffs().sorted { $0.rawValue < $1.rawValue }
+            polling += h.takeHandoffs().sorted { $0.rawValue < $1.rawValue }
         }
         #expect(placed.values.reduce(0, +) == 4)
         return placed
@@ -75,7 +75,7 @@ import Testing
         let second = h.register("b", cpu: 4000, memory: 8 * GiB)
         try h.submit(makeSpec(kind: .batch, tasks: 2, cpu: 1000))
         #expect(h.lease(second).count == 2)
-        #expect(h.state.takeHandoffs().isEmpty)
+        #expect(h.takeHandoffs().isEmpty)
         h.state.noteWaiting(first)
         _ = h.lease(first)
         #expect(!h.state.waitingNodes.contains(first), "a lease clears the node's waiting mark")

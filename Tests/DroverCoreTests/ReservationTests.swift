@@ -46,7 +46,7 @@ import Testing
     @Test func aJobHeldBackByItsTeamsQuotaGetsNoReservation() throws {
         var h = Harness()
         let node = h.register("n", cpu: 4000, memory: 64 << 30)
-        h.mutations += h.state.setQuota(Quota(runningTasks: 1), for: "capped", by: "admin", now: h.now)
+        h.mutations += h.state.setQuota(Quota(runningTasks: 1), for: "capped", by: "admin", now: h.now).mutations
         try h.submit(makeSpec(name: "capped", team: "capped", kind: .batch, tasks: 4, cpu: 1000))
         try h.submit(makeSpec(name: "filler", team: "other", kind: .batch, tasks: 100, cpu: 1000))
         #expect(h.lease(node).count == 4) // 1 of capped (its quota), 3 of other
