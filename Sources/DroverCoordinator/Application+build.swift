@@ -61,11 +61,11 @@ public func buildCoordinator(
     guard configuration.currency.count == 3, configuration.currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
         throw ConfigurationError("currency must be a three-letter ISO 4217 code such as USD or EUR, got '\(configuration.currency)'")
     }
-    var state = Cluster.state(from: loaded, configuration: configuration, now: clock.now())
+    let card = try configuration.ratesFile.map(Cluster.loadRateCard(path:)) ?? RateCard()
+    var state = loaded.clusterState(now: clock.now(), policy: configuration.policy(rateCard: card))
     if let path = configuration.ratesFile {
         // Rates that changed in the file while the coordinator was down apply from now on.
-        let card = try Cluster.loadRateCard(path: path)
-        try await store.apply(state.applyRateCard(card, by: "coordinator (rates file \(path))", now: clock.now()))
+        try await store.apply(state.applyRateCard(card, by: "coordinator (rates file \(path))", now: clock.now()).mutations)
         logger.info("rate card loaded", metadata: ["rates.file": "\(path)", "rates.entries": "\(card.entries.count)"])
     }
     try await generateMissingTokens(configuration: configuration, state: &state, store: store, clock: clock, logger: logger)
@@ -126,7 +126,7 @@ private func generateMissingTokens(configuration: CoordinatorConfiguration, stat
         guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
             throw ConfigurationError("cannot write the generated \(role.rawValue) token to \(path)")
         }
-        mutations += state.addToken(record)
+        mutations += state.addToken(record).mutations
         logger.notice("generated the \(role.rawValue) token; only its hash is stored", metadata: ["token.file": "\(path)"])
     }
     try await store.apply(mutations)

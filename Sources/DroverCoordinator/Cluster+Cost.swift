@@ -9,13 +9,11 @@ extension Cluster {
     /// Books the cost of running attempts whose last booking is an interval old. Run by the lease reaper.
     func bookRunningCosts() async throws {
         let interval = configuration.costBookingInterval.milliseconds
-        let requeued = try await mutate { state, now throws(ClusterError) in
+        // A hard stop that requeued attempts freed capacity for other teams: its effects wake every poll.
+        try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
-            let before = state.activeAttempts.count
-            let mutations = state.bookRunningCosts(now: now, intervalMilliseconds: interval, random: &random)
-            return (state.activeAttempts.count < before, mutations)
+            return state.bookRunningCosts(now: now, intervalMilliseconds: interval, random: &random)
         }
-        if requeued { wakeups.wakeAll() } // a hard stop freed capacity for other teams
     }
 
     /// Loads the rate card file and applies it to every node from now on.
@@ -23,8 +21,8 @@ extension Cluster {
         guard let path = configuration.ratesFile else { return }
         let card = try Self.loadRateCard(path: path)
         let changed = try await mutate { state, now throws(ClusterError) in
-            let mutations = state.applyRateCard(card, by: "coordinator (rates file \(path))", now: now)
-            return (mutations.count, mutations)
+            let transition = state.applyRateCard(card, by: "coordinator (rates file \(path))", now: now)
+            return transition.map { _ in transition.mutations.count }
         }
         logger.notice("rate card loaded", metadata: ["rates.file": "\(path)", "rates.entries": "\(card.entries.count)", "mutations": "\(changed)"])
     }

@@ -8,8 +8,9 @@ import Synchronization
 /// The coordinator's state holder: the pure ``ClusterState`` behind a lock, the journal
 /// that makes its changes durable, and the wake-ups of long-polling agents.
 ///
-/// Every change follows one path: mutate memory and append to the journal under the lock,
-/// then wait, outside the lock, until the journal has committed it; only then answer.
+/// Every change follows one path, ``mutate(_:)``: the core returns a ``Transition``; its
+/// mutations are appended to the journal under the lock; outside the lock, once the journal
+/// has committed them, its effects run (polls woken, hand-offs, cancels); only then answer.
 public final class Cluster: Sendable {
     let state: Mutex<ClusterState>
     let journal: Journal
@@ -41,35 +42,43 @@ public final class Cluster: Sendable {
         self.logger = logger
     }
 
-    /// Runs `change` on the state under the lock and waits until its mutations are durable.
-    func mutate<T: Sendable>(_ change: (inout ClusterState, Timestamp) throws(ClusterError) -> (T, [Mutation])) async throws -> T {
+    /// Runs `change` on the state under the lock, appends its mutations to the journal, waits
+    /// until they are durable, then runs its effects: the one place every change goes through.
+    @discardableResult
+    func mutate<T: Sendable>(_ change: (inout ClusterState, Timestamp) throws(ClusterError) -> Transition<T>) async throws -> T {
+        // While the store refuses writes memory is about to be reloaded: change nothing.
         try requireStore()
         let now = clock.now()
-        let (value, ticket) = try state.withLock { state throws(ClusterError) in
-            let (value, mutations) = try change(&state, now)
-            return (value, journal.append(mutations))
+        let (value, effects, ticket) = try state.withLock { state throws(ClusterError) in
+            let transition = try change(&state, now)
+            return (transition.value, transition.effects, journal.append(transition.mutations))
         }
         try await journal.waitDurable(ticket)
+        perform(effects)
         return value
+    }
+
+    /// Runs a durable transition's effects: wakes the polls they name (``WakeRule/polls(for:)``),
+    /// which tells agents of hand-offs and of attempts to cancel.
+    func perform(_ effects: Effects) {
+        switch effects.polls {
+        case .none: break
+        case .nodes(let nodes): for node in nodes { wakeups.wake(node) }
+        case .all: wakeups.wakeAll()
+        }
     }
 
     // MARK: - Jobs
 
     func submit(_ spec: JobSpec, by actor: String) async throws -> JobRecord {
         let record = try await mutate { state, now throws(ClusterError) in try state.submit(spec, by: actor, now: now) }
-        wakeups.wakeAll()
         logger.info("job submitted", metadata: ["job.id": "\(record.id)", "job.tasks": "\(spec.taskCount)", "job.team": "\(spec.team)"])
         return record
     }
 
     func cancel(_ id: JobID, by actor: String) async throws {
-        let nodes = try await mutate { state, now throws(ClusterError) in
-            let mutations = try state.cancel(id, by: actor, now: now)
-            let nodes = Set(state.activeAttempts.values.filter { $0.task.job == id }.map(\.node))
-            return (nodes, mutations)
-        }
         // Agents holding attempts of the job hear about it on their open poll right away.
-        for node in nodes { wakeups.wake(node) }
+        try await mutate { state, now throws(ClusterError) in try state.cancel(id, by: actor, now: now) }
     }
 
     // MARK: - Agents
@@ -86,7 +95,6 @@ public final class Cluster: Sendable {
             return state.register(name: request.name, capacity: capacity, gpuIndices: request.gpus.map(\.index), labels: labels,
                                   prices: prices, tokenHash: hash, now: now, random: &random)
         }
-        wakeups.wakeAll()
         logger.info("node registered", metadata: ["node.id": "\(record.id)", "node.name": "\(record.name)"])
         return record
     }
@@ -96,20 +104,17 @@ public final class Cluster: Sendable {
         let deadline = monotonic.now + wait
         var arriving = true
         while true {
-            try requireStore()
             let snapshot = wakeups.snapshot(for: node)
-            let now = clock.now()
-            let (leases, cancels, handoffs, ticket) = state.withLock { state in
+            let revive = arriving
+            arriving = false
+            // Work this node passed over because a waiting node is a better home for it wakes that node.
+            let (leases, cancels, now) = try await mutate { state, now throws(ClusterError) in
                 // Only the request's arrival proves the agent alive: a poll held while its agent
                 // died must not revive the node when it wakes up later.
-                let revived = arriving ? state.touch(node: node, now: now) : []
-                arriving = false
-                let (leases, mutations) = state.lease(node: node, limit: maxLeases, now: now)
-                return (leases, state.attemptsToCancel(on: node), state.takeHandoffs(), journal.append(revived + mutations))
+                var transition = revive ? state.touch(node: node, now: now) : Transition()
+                let leases = transition.absorb(state.lease(node: node, limit: maxLeases, now: now))
+                return transition.map { _ in (leases, state.attemptsToCancel(on: node), now) }
             }
-            // Work this node passed over because a waiting node is a better home for it.
-            for other in handoffs { wakeups.wake(other) }
-            try await journal.waitDurable(ticket)
             if !leases.isEmpty || !cancels.isEmpty || monotonic.now >= deadline || Task.isCancelled
                 || shuttingDown.load(ordering: .relaxed) {
                 return (leases, cancels)
@@ -133,40 +138,17 @@ public final class Cluster: Sendable {
             guard let raw = Int64(attempt.attemptId) else { continue }
             byID[AttemptID(raw)] = attempt.progress.flatMap(Self.encodeProgress)
         }
-        try requireStore()
-        let now = clock.now()
         let orphanAge = configuration.leaseTTL.milliseconds
-        let (unknown, cancel, ticket) = state.withLock { state in
+        // A heartbeat that changed anything (a node came back, tasks were requeued) wakes every poll.
+        return try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
-            let (unknown, cancel, mutations) = state.heartbeat(node: node, attempts: byID, now: now, orphanAfterMilliseconds: orphanAge,
-                                                              random: &random)
-            return (unknown, cancel, journal.append(mutations))
+            return state.heartbeat(node: node, attempts: byID, now: now, orphanAfterMilliseconds: orphanAge, random: &random)
         }
-        try await journal.waitDurable(ticket)
-        if ticket > 0 { wakeups.wakeAll() } // a node came back or tasks were requeued
-        return (unknown, cancel)
     }
 
     /// Gives nodes back the time the coordinator itself did not run (a stall, not their silence).
     func forgiveSilence(_ duration: Duration) {
         state.withLock { $0.forgiveSilence(milliseconds: duration.milliseconds) }
-    }
-
-    /// Whether ending these attempts may let a node other than theirs lease something: a task
-    /// went back to the queue, or a team with queued work and a quota or budget freed some of it.
-    static func mayHelpOtherNodes(_ mutations: [Mutation], _ state: ClusterState) -> Bool {
-        for mutation in mutations {
-            switch mutation {
-            case .putTask(let task) where task.state == .queued:
-                return true
-            case .putAttempt(let attempt) where attempt.state != .running:
-                guard let team = state.jobs[attempt.task.job]?.record.spec.team else { continue }
-                if state.pendingByTeam[team]?.isEmpty == false, state.quota(of: team) != .unlimited { return true }
-            default:
-                continue
-            }
-        }
-        return false
     }
 
     static func encodeProgress(_ value: JSONValue) -> String? {
@@ -178,59 +160,50 @@ public final class Cluster: Sendable {
     /// leases up to that many tasks to the node in the same commit (the capacity the reports
     /// freed is the node's own), so the agent needs no poll to get its next work.
     func report(_ reports: [ReportView], from node: NodeID, maxLeases: Int = 0) async throws -> (results: [ReportResultView], leases: [Lease]) {
-        try requireStore()
-        let now = clock.now()
         var verdicts: [ReportResultView?] = Array(repeating: nil, count: reports.count)
-        var toCheck: [(Int, AttemptID, AttemptReport)] = []
-        let (ticket, wakeEveryone, leases, handoffs) = state.withLock { state in
-            var random = SystemRandomNumberGenerator()
-            var mutations: [Mutation] = []
-            for (position, view) in reports.enumerated() {
-                guard let raw = Int64(view.attemptId) else {
-                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: "attemptId must be a number")
-                    continue
-                }
-                guard let outcome = AttemptState(rawValue: view.outcome), outcome != .running, outcome != .lost else {
-                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid",
-                                                          detail: "outcome must be succeeded, failed, timed_out, cancelled or preempted")
-                    continue
-                }
-                let report = AttemptReport(attempt: AttemptID(raw), outcome: outcome, exitCode: view.exitCode, signal: view.signal,
-                                           peakRSSBytes: view.peakRssBytes, wallMilliseconds: view.wallMs,
-                                           progress: view.progress.flatMap(Self.encodeProgress), reason: view.reason)
-                switch state.report(report, from: node, now: now, random: &random) {
-                case .accepted(let changes):
-                    mutations += changes
-                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "accepted", detail: nil)
-                case .notActive:
-                    toCheck.append((position, report.attempt, report))
-                case .wrongNode(let owner):
-                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "forbidden", detail: "attempt \(raw) is leased to node \(owner), not to you")
-                case .invalid(let why):
-                    verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: why)
-                }
+        var parsed: [(position: Int, report: AttemptReport)] = []
+        for (position, view) in reports.enumerated() {
+            guard let raw = Int64(view.attemptId) else {
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: "attemptId must be a number")
+                continue
             }
-            let wakeEveryone = Self.mayHelpOtherNodes(mutations, state)
-            var leases: [Lease] = []
-            if maxLeases > 0 {
-                // The node's poll may still be parked: it stays a candidate home for handoffs.
-                let waiting = state.waitingNodes.contains(node)
-                let (leased, changes) = state.lease(node: node, limit: maxLeases, now: now)
-                if waiting { state.noteWaiting(node) }
-                leases = leased
-                mutations += changes
+            guard let outcome = AttemptState(rawValue: view.outcome), outcome != .running, outcome != .lost else {
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid",
+                                                      detail: "outcome must be succeeded, failed, timed_out, cancelled or preempted")
+                continue
             }
-            let ticket = journal.append(mutations)
-            // Reports of attempts without a lease are judged from the store below; it must first
-            // hold every change memory already made (another request may have just ended them).
-            return (toCheck.isEmpty ? ticket : max(ticket, journal.lastTicket), wakeEveryone, leases, state.takeHandoffs())
+            parsed.append((position, AttemptReport(attempt: AttemptID(raw), outcome: outcome, exitCode: view.exitCode, signal: view.signal,
+                                                   peakRSSBytes: view.peakRssBytes, wallMilliseconds: view.wallMs,
+                                                   progress: view.progress.flatMap(Self.encodeProgress), reason: view.reason)))
         }
-        for other in handoffs { wakeups.wake(other) }
-        try await journal.waitDurable(ticket)
         // Capacity freed on this node is for this node's poll (unless the report took it
         // already); other nodes only when tasks were requeued or a team held back by its
-        // quota or budget may now run more.
-        if wakeEveryone { wakeups.wakeAll() } else if ticket > 0 && maxLeases == 0 { wakeups.wake(node) }
+        // quota or budget may now run more (`WakeRule.afterReports`).
+        let committing = parsed.map(\.report)
+        let (batch, now) = try await mutate { state, now throws(ClusterError) in
+            var random = SystemRandomNumberGenerator()
+            return state.report(committing, from: node, maxLeases: maxLeases, now: now, random: &random).map { ($0, now) }
+        }
+        var toCheck: [(Int, AttemptID, AttemptReport)] = []
+        for ((position, report), result) in zip(parsed, batch.results) {
+            let view = reports[position]
+            switch result {
+            case .accepted:
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "accepted", detail: nil)
+            case .notActive:
+                toCheck.append((position, report.attempt, report))
+            case .wrongNode(let owner):
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "forbidden",
+                                                      detail: "attempt \(report.attempt.rawValue) is leased to node \(owner), not to you")
+            case .invalid(let why):
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: why)
+            }
+        }
+        if !toCheck.isEmpty {
+            // Reports of attempts without a lease are judged from the store below; it must first
+            // hold every change memory already made (another request may have just ended them).
+            try await journal.waitDurable(state.withLock { _ in journal.lastTicket })
+        }
         // Reports of attempts without a lease: a resent report of a committed outcome is an
         // idempotent success; anything else is stale and is recorded, changing nothing.
         var staleEvents: [Mutation] = []
@@ -250,26 +223,23 @@ public final class Cluster: Sendable {
             }
         }
         if !staleEvents.isEmpty {
-            try await journal.waitDurable(state.withLock { _ in journal.append(staleEvents) })
+            try await mutate { _, _ throws(ClusterError) in Transition(mutations: staleEvents) }
         }
-        return (verdicts.map { $0! }, leases)
+        return (verdicts.map { $0! }, batch.leases)
     }
 
     /// Appends output of an active attempt held by `node`; refuses stale or foreign writes.
     func appendLog(attempt id: AttemptID, offset: Int64, data: [UInt8], from node: NodeID) async throws {
-        try requireStore()
-        let now = clock.now()
-        let (ticket, refusal) = state.withLock { state -> (UInt64, APIError?) in
+        let refusal = try await mutate { state, now throws(ClusterError) -> Transition<APIError?> in
             guard let attempt = state.activeAttempts[id] else {
                 // A stale write: refused, and recorded like a stale report.
                 let event = Event(subject: "attempt/\(id)", job: nil, at: now, from: nil, to: "refused",
                                   reason: "refused output written without a current lease", actor: "node/\(node)")
-                return (journal.append([.appendEvent(event)]), APIError.conflict("attempt \(id) holds no lease; its output is no longer accepted"))
+                return Transition(APIError.conflict("attempt \(id) holds no lease; its output is no longer accepted"), mutations: [.appendEvent(event)])
             }
-            guard attempt.node == node else { return (0, APIError.forbidden("attempt \(id) is not leased to this agent")) }
-            return (journal.append([.appendLog(attempt: id, offset: offset, data: data)]), nil)
+            guard attempt.node == node else { return Transition(APIError.forbidden("attempt \(id) is not leased to this agent")) }
+            return Transition(nil, mutations: [.appendLog(attempt: id, offset: offset, data: data)])
         }
-        try await journal.waitDurable(ticket)
         if let refusal { throw refusal }
     }
 
@@ -280,8 +250,7 @@ public final class Cluster: Sendable {
     }
 
     func setQuota(_ quota: Quota, team: String, by actor: String) async throws {
-        _ = try await mutate { state, now throws(ClusterError) in ((), state.setQuota(quota, for: team, by: actor, now: now)) }
-        wakeups.wakeAll() // a raised quota may let queued work run
+        try await mutate { state, now throws(ClusterError) in state.setQuota(quota, for: team, by: actor, now: now) }
     }
 
     /// Creates a team token; returns its record and the secret, which is not stored.
@@ -289,40 +258,37 @@ public final class Cluster: Sendable {
         let secret = TokenHash.generate(prefix: role == .admin ? "dra_" : "drt_")
         let id = "tok-" + TokenHash.generate(prefix: "").prefix(10).lowercased()
         let record = TokenRecord(id: id, hash: TokenHash.hex(secret), role: role, team: team, createdAt: clock.now(), createdBy: actor)
-        _ = try await mutate { state, _ throws(ClusterError) in ((), state.addToken(record)) }
+        try await mutate { state, _ throws(ClusterError) in state.addToken(record) }
         return (record, secret)
     }
 
     func revokeToken(id: String, by actor: String) async throws {
-        _ = try await mutate { state, now throws(ClusterError) in ((), try state.revokeToken(id: id, by: actor, now: now)) }
+        try await mutate { state, now throws(ClusterError) in try state.revokeToken(id: id, by: actor, now: now) }
     }
 
     func revokeNode(_ id: NodeID, by actor: String) async throws {
-        _ = try await mutate { state, now throws(ClusterError) in
+        try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
-            return ((), try state.revokeNode(id, by: actor, now: now, random: &random))
+            return try state.revokeNode(id, by: actor, now: now, random: &random)
         }
-        wakeups.wakeAll()
     }
 
     /// Declares silent nodes down. Run periodically by the lease reaper.
     func expireSilentNodes() async throws {
         let ttl = configuration.leaseTTL.milliseconds
-        let changed = try await mutate { state, now throws(ClusterError) in
+        try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
-            let mutations = state.expireSilentNodes(now: now, ttlMilliseconds: ttl, random: &random)
-                + state.enforceDrainDeadlines(now: now, random: &random)
-            return (!mutations.isEmpty, mutations)
+            var transition = state.expireSilentNodes(now: now, ttlMilliseconds: ttl, random: &random)
+            transition.absorb(state.enforceDrainDeadlines(now: now, random: &random))
+            return transition
         }
-        if changed { wakeups.wakeAll() }
     }
 
     func setNodeState(_ id: NodeID, to nodeState: NodeState, by actor: String, drainAfter: Duration? = nil) async throws {
-        _ = try await mutate { state, now throws(ClusterError) in
+        try await mutate { state, now throws(ClusterError) in
             let deadline = drainAfter.map { now.adding(milliseconds: $0.milliseconds) }
-            return ((), try state.setNodeState(id, to: nodeState, by: actor, now: now, drainDeadline: deadline))
+            return try state.setNodeState(id, to: nodeState, by: actor, now: now, drainDeadline: deadline)
         }
-        wakeups.wakeAll()
     }
 }
 

@@ -49,3 +49,11 @@ public struct CoordinatorConfiguration: Sendable {
 
     public init() {}
 }
+
+extension CoordinatorConfiguration {
+    /// The scheduling and pricing policy these settings give, with the rate card loaded from `ratesFile`.
+    public func policy(rateCard: RateCard) -> ClusterPolicy {
+        ClusterPolicy(defaultQuota: defaultQuota, currency: currency, reserveAfterMilliseconds: reserveAfter?.milliseconds,
+                      placement: placement, rateCard: rateCard)
+    }
+}

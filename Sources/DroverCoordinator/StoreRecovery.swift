@@ -64,24 +64,13 @@ extension Cluster {
             reason: "store is back after refusing a write (\(outage?.error ?? "unknown error")); state reloaded from it", actor: "coordinator"))])
         let loaded = try await store.load()
         state.withLock { state in
-            var fresh = Cluster.state(from: loaded, configuration: configuration, now: clock.now())
-            fresh.rateCard = state.rateCard
-            state = fresh
+            // The policy in force, rate card included (a SIGHUP may have changed it since start).
+            state = loaded.clusterState(now: clock.now(), policy: state.policy)
             journal.resume()
         }
         health.recovered()
         // Polls that were refused come back on their own; parked ones may now find work.
         wakeups.wakeAll()
-    }
-
-    /// Memory rebuilt from what the store holds, with the configured policy.
-    static func state(from loaded: StoredState, configuration: CoordinatorConfiguration, now: Timestamp) -> ClusterState {
-        var state = loaded.clusterState(now: now)
-        state.defaultQuota = configuration.defaultQuota
-        state.currency = configuration.currency
-        state.reserveAfterMilliseconds = configuration.reserveAfter?.milliseconds
-        state.placement = configuration.placement
-        return state
     }
 
     /// Refuses a change while the store is unavailable (memory is about to be reloaded).

@@ -44,12 +44,6 @@ public struct CostHistory: Sendable {
     public static let daysKept: Int64 = 40
 }
 
-struct AlertKey: Hashable, Sendable {
-    var team: String
-    var level: BudgetAlert.Level
-    var periodStartDay: Int64
-}
-
 /// What a job would cost, and whether the team's budget admits it.
 public struct CostEstimate: Hashable, Sendable {
     /// Whole job; nil when neither `expectedDuration` nor `timeout` is given, or no node could run it.
@@ -69,7 +63,7 @@ extension ClusterState {
     @discardableResult
     mutating func book(_ attempt: inout AttemptRecord, until now: Timestamp, into mutations: inout [Mutation]) -> Int64 {
         guard var meter = attempt.meter, now.milliseconds > meter.bookedUntilMilliseconds else { return 0 }
-        let team = jobs[attempt.task.job]?.record.spec.team ?? ""
+        let team = queue.jobs[attempt.task.job]?.record.spec.team ?? ""
         var total: Int64 = 0
         for (position, resource) in CostResource.allCases.enumerated() {
             let quantity = resource.quantity(in: attempt.allocation)
@@ -79,9 +73,8 @@ extension ClusterState {
             let cumulative = CostMath.micros(resource, quantity: quantity, rateMicros: rate, milliseconds: now.milliseconds(since: meter.rateSince))
             let amount = cumulative - meter.bookedInSegment[position]
             meter.bookedInSegment[position] = cumulative
-            lastLedgerID += 1
             mutations.append(.appendLedger(LedgerEntry(
-                id: lastLedgerID, attempt: attempt.id, team: team, job: attempt.task.job, node: attempt.node, resource: resource,
+                id: accounting.nextLedgerID(), attempt: attempt.id, team: team, job: attempt.task.job, node: attempt.node, resource: resource,
                 quantity: quantity, rateMicros: rate, amountMicros: amount, from: meter.bookedUntil, to: now)))
             total += amount
         }
@@ -89,87 +82,75 @@ extension ClusterState {
         attempt.meter = meter
         attempt.costMicros = (attempt.costMicros ?? 0) + total
         if total != 0 {
-            jobs[attempt.task.job]?.costMicros += total
-            addSpend(total, team: team, day: now.day)
+            queue.jobs[attempt.task.job]?.costMicros += total
+            accounting.addSpend(total, team: team, day: now.day)
         }
         return total
     }
 
-    mutating func addSpend(_ micros: Int64, team: String, day: Int64) {
-        // Changed in place: a copy of the team's days per booking would allocate on every report.
-        if dailySpend[team]?[day] == nil, (dailySpend[team]?.count ?? 0) >= Int(CostHistory.daysKept) {
-            dailySpend[team] = dailySpend[team]!.filter { $0.key > day - CostHistory.daysKept }
-        }
-        dailySpend[team, default: [:]][day, default: 0] += micros
-    }
-
     /// Books every running attempt whose last booking is at least `intervalMilliseconds` old,
-    /// so running spend is visible and budgets see it, then enforces the budgets that grew.
-    public mutating func bookRunningCosts(now: Timestamp, intervalMilliseconds: Int64, random: inout some RandomNumberGenerator) -> [Mutation] {
+    /// so running spend is visible and budgets see it, then enforces the budgets that grew. A hard
+    /// stop that requeued attempts frees capacity for other teams: every poll is woken.
+    public mutating func bookRunningCosts(now: Timestamp, intervalMilliseconds: Int64, random: inout some RandomNumberGenerator) -> Transition<Void> {
+        let running = pool.activeAttempts.count
         var mutations: [Mutation] = []
-        var teams: Set<String> = []
-        let due = activeAttempts.values.filter { ($0.meter.map { now.milliseconds(since: $0.bookedUntil) } ?? 0) >= intervalMilliseconds }
+        var grown: Set<String> = []
+        let due = pool.activeAttempts.values.filter { ($0.meter.map { now.milliseconds(since: $0.bookedUntil) } ?? 0) >= intervalMilliseconds }
         for var attempt in due.sorted(by: { $0.id < $1.id }) {
-            if book(&attempt, until: now, into: &mutations) != 0, let team = jobs[attempt.task.job]?.record.spec.team { teams.insert(team) }
-            activeAttempts[attempt.id] = attempt
+            if book(&attempt, until: now, into: &mutations) != 0, let team = queue.jobs[attempt.task.job]?.record.spec.team { grown.insert(team) }
+            pool.activeAttempts[attempt.id] = attempt
             mutations.append(.putAttempt(attempt))
         }
-        for team in teams.sorted() { enforceBudget(team: team, now: now, random: &random, into: &mutations) }
-        return mutations
+        for team in grown.sorted() { enforceBudget(team: team, now: now, random: &random, into: &mutations) }
+        return Transition(mutations: mutations, effects: Effects(wake: pool.activeAttempts.count < running ? WakeRule.everyPoll : .none))
     }
 
     /// Changes the rates of a node from `now` on. Running attempts are booked up to now at the
     /// old rates and continue at the new ones; the ledger shows which rate each row used.
-    public mutating func setPrices(_ prices: Prices, of id: NodeID, by actor: String, now: Timestamp) -> [Mutation] {
-        guard var node = nodes[id], node.record.prices != prices else { return [] }
+    public mutating func setPrices(_ prices: Prices, of id: NodeID, by actor: String, now: Timestamp) -> Transition<Void> {
+        guard let node = pool.nodes[id], node.record.prices != prices else { return Transition() }
         var mutations: [Mutation] = []
         for attemptID in node.active.sorted() {
-            guard var attempt = activeAttempts[attemptID] else { continue }
+            guard var attempt = pool.activeAttempts[attemptID] else { continue }
             book(&attempt, until: now, into: &mutations)
             attempt.meter = CostMeter(prices: prices, since: now)
-            activeAttempts[attemptID] = attempt
+            pool.activeAttempts[attemptID] = attempt
             mutations.append(.putAttempt(attempt))
         }
         let old = node.record.prices
-        node.record.prices = prices
-        nodes[id] = node
-        mutations.append(.putNode(node.record))
+        pool.nodes[id]!.record.prices = prices
+        mutations.append(.putNode(pool.nodes[id]!.record))
         mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: nil, to: "rates changed",
                                             reason: "rates \(describe(old)) -> \(describe(prices))", actor: actor)))
-        return mutations
+        return Transition(mutations: mutations)
     }
 
     /// Applies a new rate card to every node: nodes whose rates change get them from `now` on.
-    public mutating func applyRateCard(_ card: RateCard, by actor: String, now: Timestamp) -> [Mutation] {
-        rateCard = card
-        var mutations: [Mutation] = []
-        for id in nodes.keys.sorted() {
-            let record = nodes[id]!.record
-            mutations += setPrices(card.prices(for: record.labels, declared: record.declaredPrices ?? record.prices), of: id, by: actor, now: now)
+    public mutating func applyRateCard(_ card: RateCard, by actor: String, now: Timestamp) -> Transition<Void> {
+        policy.rateCard = card
+        var transition = Transition()
+        for id in pool.nodes.keys.sorted() {
+            let record = pool.nodes[id]!.record
+            transition.absorb(setPrices(card.prices(for: record.labels, declared: record.declaredPrices ?? record.prices), of: id, by: actor, now: now))
         }
-        return mutations
+        return transition
     }
 
     /// `0.048 USD/cpu-hour, 0.006 USD/GiB-hour, 0 USD/gpu-hour`.
     public func describe(_ prices: Prices) -> String {
-        CostResource.allCases.map { "\(Money.exact(prices.rateMicros(of: $0))) \(currency)/\($0.rateUnit)" }.joined(separator: ", ")
+        CostResource.allCases.map { "\(Money.exact(prices.rateMicros(of: $0))) \(policy.currency)/\($0.rateUnit)" }.joined(separator: ", ")
     }
 
     // MARK: - Budgets
 
     /// Where `team` stands against its budget in the period containing `now`; nil without a budget.
     public func budgetStatus(of team: String, now: Timestamp) -> BudgetStatus? {
-        guard let budget = quota(of: team).budget else { return nil }
-        let today = now.day
-        let first = budget.period.firstDay(containing: today)
-        let spent = (dailySpend[team] ?? [:]).reduce(Int64(0)) { $1.key >= first && $1.key <= today ? $0 + $1.value : $0 }
-        return BudgetStatus(budget: budget, spentMicros: spent, periodStart: CivilDate(day: first),
-                            resets: CivilDate(day: budget.period.nextFirstDay(after: today)))
+        accounting.status(of: team, budget: teams.quota(of: team).budget, now: now)
     }
 
     /// `412.50 of 500.00 USD per month spent`.
     public func describe(_ status: BudgetStatus) -> String {
-        "\(Money.format(status.spentMicros)) of \(Money.format(status.budget.amountMicros)) \(currency) per \(status.budget.period.rawValue) spent"
+        "\(Money.format(status.spentMicros)) of \(Money.format(status.budget.amountMicros)) \(policy.currency) per \(status.budget.period.rawValue) spent"
     }
 
     /// Raises the team's budget alerts it has reached (once per period each) and, at 100 % with
@@ -178,7 +159,7 @@ extension ClusterState {
         guard let status = budgetStatus(of: team, now: now) else { return }
         let period = status.periodStart.daysSinceEpoch
         func raise(_ level: BudgetAlert.Level, _ message: String) {
-            guard raisedAlerts.insert(AlertKey(team: team, level: level, periodStartDay: period)).inserted else { return }
+            guard accounting.noteAlert(team: team, level: level, periodStartDay: period) else { return }
             mutations.append(.appendAlert(BudgetAlert(team: team, level: level, at: now, periodStartDay: period, spentMicros: status.spentMicros,
                                                       budgetMicros: status.budget.amountMicros, message: message)))
             mutations.append(.appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "budget \(level.rawValue)",
@@ -191,7 +172,7 @@ extension ClusterState {
         let consequence = status.budget.hardStop ? "new leases stop and running attempts are requeued" : "new leases stop; running attempts finish"
         raise(.exhausted, "team \(team) exhausted its budget: \(describe(status)); \(consequence) until \(status.resets)")
         guard status.budget.hardStop else { return }
-        let running = activeAttempts.values.filter { jobs[$0.task.job]?.record.spec.team == team }.map(\.id).sorted()
+        let running = pool.activeAttempts.values.filter { queue.jobs[$0.task.job]?.record.spec.team == team }.map(\.id).sorted()
         for id in running {
             endAttempt(id, outcome: .preempted, report: nil, reason: "team \(team)'s budget is exhausted (hard stop)", actor: "coordinator",
                        now: now, random: &random, into: &mutations, requeueFree: true, checkBudget: false)
@@ -207,7 +188,7 @@ extension ClusterState {
         guard let duration = spec.expectedDurationMilliseconds ?? spec.timeoutMilliseconds else {
             return CostEstimate(basis: "no estimate: the job gives neither expectedDuration nor timeout", budget: budget)
         }
-        let candidates = nodes.values.filter { node in
+        let candidates = pool.nodes.values.filter { node in
             node.record.state != .down && spec.resources.fits(in: node.record.capacity)
                 && spec.constraints.allSatisfy { $0.matches(node.record.labels) }
         }
@@ -227,8 +208,8 @@ extension ClusterState {
     /// is spent, or the estimate is larger than what is left of it.
     public func budgetRefusal(team: String, estimate: CostEstimate) -> String? {
         guard let status = estimate.budget else { return nil }
-        let left = "\(Money.format(max(0, status.remainingMicros))) \(currency) left until \(status.resets)"
-        let cost = estimate.totalMicros.map { "\(Money.format($0)) \(currency) (\(estimate.basis))" } ?? "unknown (\(estimate.basis))"
+        let left = "\(Money.format(max(0, status.remainingMicros))) \(policy.currency) left until \(status.resets)"
+        let cost = estimate.totalMicros.map { "\(Money.format($0)) \(policy.currency) (\(estimate.basis))" } ?? "unknown (\(estimate.basis))"
         if status.exhausted {
             return "team \(team) has exhausted its budget (\(describe(status))); \(left); this job's estimated cost is \(cost)"
         }
@@ -243,35 +224,34 @@ extension ClusterState {
     /// Appends a row that cancels ledger row `entry` (found in the store). `attempt` is the
     /// attempt's stored record when it has ended; its cost and the job's totals are corrected.
     public mutating func reverse(_ entry: LedgerEntry, finishedAttempt: AttemptRecord?, reason: String, by actor: String,
-                                 now: Timestamp) throws(ClusterError) -> (LedgerEntry, [Mutation]) {
+                                 now: Timestamp) throws(ClusterError) -> Transition<LedgerEntry> {
         guard entry.reverses == nil else { throw .conflict("ledger entry \(entry.id) is itself a reversal (of entry \(entry.reverses!)); it cannot be reversed") }
-        guard !reversedLedgerEntries.contains(entry.id) else { throw .conflict("ledger entry \(entry.id) has already been reversed") }
-        guard activeAttempts[entry.attempt] != nil || finishedAttempt != nil else {
+        guard !accounting.reversedLedgerEntries.contains(entry.id) else { throw .conflict("ledger entry \(entry.id) has already been reversed") }
+        guard pool.activeAttempts[entry.attempt] != nil || finishedAttempt != nil else {
             throw .changedMeanwhile("attempt \(entry.attempt) ended while the correction was prepared; try again")
         }
         var mutations: [Mutation] = []
-        lastLedgerID += 1
         var reversal = entry
-        reversal.id = lastLedgerID
+        reversal.id = accounting.nextLedgerID()
         reversal.amountMicros = -entry.amountMicros
         reversal.reverses = entry.id
         reversal.note = "\(reason) (by \(actor))"
-        reversedLedgerEntries.insert(entry.id)
+        accounting.noteReversal(of: entry.id)
         mutations.append(.appendLedger(reversal))
-        if var attempt = activeAttempts[entry.attempt] {
+        if var attempt = pool.activeAttempts[entry.attempt] {
             attempt.costMicros = (attempt.costMicros ?? 0) - entry.amountMicros
-            activeAttempts[entry.attempt] = attempt
+            pool.activeAttempts[entry.attempt] = attempt
             mutations.append(.putAttempt(attempt))
         } else if var attempt = finishedAttempt {
             attempt.costMicros = (attempt.costMicros ?? 0) - entry.amountMicros
             mutations.append(.putAttempt(attempt))
-            if attempt.state != .succeeded { jobs[entry.job]?.wastedMicros -= entry.amountMicros }
+            if attempt.state != .succeeded { queue.jobs[entry.job]?.wastedMicros -= entry.amountMicros }
         }
-        jobs[entry.job]?.costMicros -= entry.amountMicros
-        addSpend(-entry.amountMicros, team: entry.team, day: entry.to.day)
+        queue.jobs[entry.job]?.costMicros -= entry.amountMicros
+        accounting.addSpend(-entry.amountMicros, team: entry.team, day: entry.to.day)
         mutations.append(.appendEvent(Event(subject: "attempt/\(entry.attempt)", job: entry.job, at: now, from: nil, to: "cost corrected",
-                                            reason: "ledger entry \(entry.id) (\(Money.exact(entry.amountMicros)) \(currency)) reversed by entry \(reversal.id): \(reason)",
+                                            reason: "ledger entry \(entry.id) (\(Money.exact(entry.amountMicros)) \(policy.currency)) reversed by entry \(reversal.id): \(reason)",
                                             actor: actor)))
-        return (reversal, mutations)
+        return Transition(reversal, mutations: mutations)
     }
 }

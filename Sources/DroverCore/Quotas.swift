@@ -52,18 +52,63 @@ public struct TeamUsage: Hashable, Sendable {
     public init() {}
 }
 
-extension ClusterState {
+/// Teams' quotas and what each team holds now: the limits and the fair-share arithmetic.
+public struct TeamQuotas: Sendable {
+    /// Teams' own quotas; teams without one get `defaultQuota`.
+    public internal(set) var quotas: [String: Quota] = [:]
+    /// What each team holds now, kept in step with the active attempts.
+    public private(set) var usage: [String: TeamUsage] = [:]
+    /// The quota of teams without their own (policy).
+    public let defaultQuota: Quota
+
+    init(defaultQuota: Quota, quotas: [String: Quota] = [:]) {
+        self.defaultQuota = defaultQuota
+        self.quotas = quotas
+    }
+
     /// The quota in force for `team`: its own, or the cluster default.
     public func quota(of team: String) -> Quota {
         quotas[team] ?? defaultQuota
     }
 
-    /// Sets a team's quota (admin).
-    public mutating func setQuota(_ quota: Quota, for team: String, by actor: String, now: Timestamp) -> [Mutation] {
-        quotas[team] = quota
-        return [.putQuota(team: team, quota),
-                .appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "quota set",
-                                   reason: "quota set: \(Self.describe(quota))", actor: actor))]
+    /// Why one more task of `team` needing `resources` would break its quota, or nil if it fits.
+    func refusal(team: String, plus resources: Resources) -> String? {
+        quota(of: team).refusal(holding: usage[team] ?? TeamUsage(), plus: resources)
+    }
+
+    /// Adds (or, with `release`, removes) an allocation to a team's usage.
+    mutating func hold(_ resources: Resources, team: String, release: Bool = false) {
+        var held = usage[team] ?? TeamUsage()
+        held.allocated = release ? held.allocated - resources : held.allocated + resources
+        held.running += release ? -1 : 1
+        usage[team] = held
+    }
+
+    /// Weighted dominant share of `team`: its largest fraction of any cluster resource, over its weight.
+    func dominantShare(of team: String, capacity: Resources) -> Double {
+        let held = usage[team]?.allocated ?? .zero
+        var share = 0.0
+        if capacity.millicores > 0 { share = max(share, Double(held.millicores) / Double(capacity.millicores)) }
+        if capacity.memoryBytes > 0 { share = max(share, Double(held.memoryBytes) / Double(capacity.memoryBytes)) }
+        if capacity.gpus > 0 { share = max(share, Double(held.gpus) / Double(capacity.gpus)) }
+        return share / max(quota(of: team).weight, 0.001)
+    }
+}
+
+extension ClusterState {
+    /// The quota in force for `team`: its own, or the cluster default.
+    public func quota(of team: String) -> Quota {
+        teams.quota(of: team)
+    }
+
+    /// Sets a team's quota (admin). Wakes every poll: a raised quota may let queued work run.
+    public mutating func setQuota(_ quota: Quota, for team: String, by actor: String, now: Timestamp) -> Transition<Void> {
+        teams.quotas[team] = quota
+        return Transition(mutations: [
+            .putQuota(team: team, quota),
+            .appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "quota set",
+                               reason: "quota set: \(Self.describe(quota))", actor: actor))],
+            effects: Effects(wake: WakeRule.everyPoll))
     }
 
     static func describe(_ quota: Quota) -> String {
@@ -77,21 +122,5 @@ extension ClusterState {
             parts.append("budget \(Money.format(budget.amountMicros))/\(budget.period.rawValue) (alert at \(budget.softPercent) %\(budget.hardStop ? ", hard stop" : ""))")
         }
         return parts.joined(separator: ", ")
-    }
-
-    /// Weighted dominant share of `team`: its largest fraction of any cluster resource, over its weight.
-    func dominantShare(of team: String, capacity: Resources) -> Double {
-        let held = teamUsage[team]?.allocated ?? .zero
-        var share = 0.0
-        if capacity.millicores > 0 { share = max(share, Double(held.millicores) / Double(capacity.millicores)) }
-        if capacity.memoryBytes > 0 { share = max(share, Double(held.memoryBytes) / Double(capacity.memoryBytes)) }
-        if capacity.gpus > 0 { share = max(share, Double(held.gpus) / Double(capacity.gpus)) }
-        return share / max(quota(of: team).weight, 0.001)
-    }
-
-    /// Recomputes ``readyCapacity``; called whenever a node's state or capacity changes (rare),
-    /// so that leasing does not sum over every node each time.
-    mutating func refreshReadyCapacity() {
-        readyCapacity = nodes.values.filter { $0.record.state.acceptsLeases }.reduce(Resources.zero) { $0 + $1.record.capacity }
     }
 }

@@ -34,50 +34,84 @@ public struct TokenRecord: Hashable, Sendable {
     }
 }
 
-extension ClusterState {
+/// Who may call: API tokens by the hash of their secret, and nodes by the hash of their agent token.
+public struct Credentials: Sendable {
+    /// API tokens (team submitters and readers, generated admin and join tokens) by hash.
+    public private(set) var tokens: [String: TokenRecord] = [:]
+    /// Nodes by the hash of their agent token, to authenticate agents.
+    public private(set) var nodeIDsByTokenHash: [String: NodeID] = [:]
+
+    init(tokens: [TokenRecord] = []) {
+        for token in tokens { self.tokens[token.hash] = token }
+    }
+
     /// The live token with this hash, if any.
     public func token(hash: String) -> TokenRecord? {
         guard let token = tokens[hash], token.revokedAt == nil else { return nil }
         return token
     }
 
-    /// Stores a new token.
-    public mutating func addToken(_ token: TokenRecord) -> [Mutation] {
+    /// The token with this public id, revoked or not.
+    func token(id: String) -> TokenRecord? {
+        tokens.values.first { $0.id == id }
+    }
+
+    /// Stores or replaces a token.
+    mutating func put(_ token: TokenRecord) {
         tokens[token.hash] = token
-        return [.putToken(token),
-                .appendEvent(Event(subject: "token/\(token.id)", job: nil, at: token.createdAt, from: nil, to: "active",
-                                   reason: "created \(token.role.rawValue) token\(token.team.map { " for team \($0)" } ?? "")", actor: token.createdBy))]
+    }
+
+    /// Makes `hash` authenticate `node` (nil: authenticate no one).
+    mutating func bind(nodeTokenHash hash: String, to node: NodeID?) {
+        nodeIDsByTokenHash[hash] = node
+    }
+}
+
+extension ClusterState {
+    /// The live token with this hash, if any.
+    public func token(hash: String) -> TokenRecord? {
+        credentials.token(hash: hash)
+    }
+
+    /// Stores a new token.
+    public mutating func addToken(_ token: TokenRecord) -> Transition<Void> {
+        credentials.put(token)
+        return Transition(mutations: [
+            .putToken(token),
+            .appendEvent(Event(subject: "token/\(token.id)", job: nil, at: token.createdAt, from: nil, to: "active",
+                               reason: "created \(token.role.rawValue) token\(token.team.map { " for team \($0)" } ?? "")", actor: token.createdBy))])
     }
 
     /// Revokes a token by its public id; it stops working at once.
-    public mutating func revokeToken(id: String, by actor: String, now: Timestamp) throws(ClusterError) -> [Mutation] {
-        guard var token = tokens.values.first(where: { $0.id == id }) else { throw .notFound("token \(id) does not exist; `drover token list` shows them") }
-        guard token.revokedAt == nil else { return [] }
+    public mutating func revokeToken(id: String, by actor: String, now: Timestamp) throws(ClusterError) -> Transition<Void> {
+        guard var token = credentials.token(id: id) else { throw .notFound("token \(id) does not exist; `drover token list` shows them") }
+        guard token.revokedAt == nil else { return Transition() }
         token.revokedAt = now
-        tokens[token.hash] = token
-        return [.putToken(token),
-                .appendEvent(Event(subject: "token/\(id)", job: nil, at: now, from: "active", to: "revoked", reason: "revoked", actor: actor))]
+        credentials.put(token)
+        return Transition(mutations: [
+            .putToken(token),
+            .appendEvent(Event(subject: "token/\(id)", job: nil, at: now, from: "active", to: "revoked", reason: "revoked", actor: actor))])
     }
 
     /// Revokes a node's agent token: the agent can no longer lease or report, so the node is
-    /// down and its attempts are lost (and requeued).
-    public mutating func revokeNode(_ id: NodeID, by actor: String, now: Timestamp, random: inout some RandomNumberGenerator) throws(ClusterError) -> [Mutation] {
-        guard let node = nodes[id] else { throw .nodeNotFound(id.description) }
+    /// down and its attempts are lost (and requeued): every poll is woken.
+    public mutating func revokeNode(_ id: NodeID, by actor: String, now: Timestamp, random: inout some RandomNumberGenerator) throws(ClusterError) -> Transition<Void> {
+        guard let node = pool.nodes[id] else { throw .nodeNotFound(id.description) }
         var mutations: [Mutation] = []
         for attemptID in node.active.sorted() {
             endAttempt(attemptID, outcome: .lost, report: nil, reason: "node \(node.record.name)'s token was revoked", actor: actor, now: now,
                        random: &random, into: &mutations)
         }
-        var record = nodes[id]!.record
-        let old = record.state
-        nodeIDsByTokenHash[record.tokenHash] = nil
-        record.tokenHash = "revoked"
-        record.state = .down
-        nodes[id]!.record = record
-        refreshReadyCapacity()
+        let old = pool.nodes[id]!.record.state
+        credentials.bind(nodeTokenHash: pool.nodes[id]!.record.tokenHash, to: nil)
+        pool.update(id) { record in
+            record.tokenHash = "revoked"
+            record.state = .down
+        }
+        let record = pool.nodes[id]!.record
         mutations.append(.putNode(record))
         mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: old.rawValue, to: NodeState.down.rawValue,
                                             reason: "agent token revoked; the agent must register again", actor: actor)))
-        return mutations
+        return Transition(mutations: mutations, effects: Effects(wake: WakeRule.everyPoll))
     }
 }

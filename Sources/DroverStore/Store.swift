@@ -89,9 +89,9 @@ public struct StoredState: Sendable {
         self.lastAttemptID = lastAttemptID
     }
 
-    /// Rebuilds the in-memory cluster state.
-    public func clusterState(now: Timestamp) -> ClusterState {
+    /// Rebuilds the in-memory cluster state under `policy`.
+    public func clusterState(now: Timestamp, policy: ClusterPolicy = ClusterPolicy()) -> ClusterState {
         ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, tokens: tokens, quotas: quotas, costs: costs,
-                     lastAttemptID: lastAttemptID, now: now)
+                     lastAttemptID: lastAttemptID, now: now, policy: policy)
     }
 }

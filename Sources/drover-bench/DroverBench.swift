@@ -244,9 +244,9 @@ struct DroverBench: AsyncParsableCommand {
         let now = Timestamp(milliseconds: 1_790_000_000_000)
         var nodes: [NodeID] = []
         for index in 0..<agents {
-            let (node, _) = state.register(name: "n\(index)", capacity: Resources(millicores: 64_000, memoryBytes: 256 << 30, gpus: 0), gpuIndices: [],
+            let node = state.register(name: "n\(index)", capacity: Resources(millicores: 64_000, memoryBytes: 256 << 30, gpus: 0), gpuIndices: [],
                                            labels: ["zone": ["a", "b", "c"][index % 3]], prices: Prices(cpuHourMicros: 48_000),
-                                           tokenHash: "h\(index)", now: now, random: &random)
+                                           tokenHash: "h\(index)", now: now, random: &random).value
             nodes.append(node.id)
         }
         let perJob = shards / max(1, jobs)
@@ -263,7 +263,7 @@ struct DroverBench: AsyncParsableCommand {
         for sample in 0..<samples {
             let node = nodes[sample % nodes.count]
             let begin = ContinuousClock.now
-            let (leases, _) = state.lease(node: node, limit: 1, now: now)
+            let leases = state.lease(node: node, limit: 1, now: now).value
             latencies.append(Self.milliseconds(ContinuousClock.now - begin) * 1000) // µs
             leased += leases.map(\.attempt.id)
             if leased.count >= nodes.count * 32 { // keep the nodes from filling up: end half of what runs

@@ -4,7 +4,8 @@ import Testing
 @Suite struct SubmitAndRegisterTests {
     @Test func submitQueuesTheJobWithAnEvent() throws {
         var h = Harness()
-        let (record, mutations) = try h.state.submit(makeSpec(name: "train"), by: "alice", now: h.now)
+        let submitted = try h.state.submit(makeSpec(name: "train"), by: "alice", now: h.now)
+        let (record, mutations) = (submitted.value, submitted.mutations)
         #expect(record.id == JobID(1))
         #expect(record.state == .queued && record.submittedAt == h.now && record.submittedBy == "alice" && record.nextUnstarted == 0)
         #expect(mutations.count == 2)
@@ -13,7 +14,7 @@ import Testing
         #expect(event.subject == "job/1" && event.job == JobID(1) && event.from == nil && event.to == "queued" && event.actor == "alice")
         #expect(h.state.pendingJobs == [JobID(1)])
         #expect(h.job(record.id).queued == 1)
-        let (second, _) = try h.state.submit(makeSpec(), by: "bob", now: h.now)
+        let second = try h.state.submit(makeSpec(), by: "bob", now: h.now).value
         #expect(second.id == JobID(2))
     }
 
@@ -33,9 +34,10 @@ import Testing
 
     @Test func registerCreatesAReadyNode() throws {
         var h = Harness()
-        let (record, mutations) = h.state.register(
+        let registered = h.state.register(
             name: "gpu-1", capacity: Resources(millicores: 8000, memoryBytes: 32 * GiB, gpus: 2), gpuIndices: [1, 0],
             labels: ["zone": "eu"], prices: Prices(cpuHourMicros: 1), tokenHash: "abc", now: h.now, random: &h.random)
+        let (record, mutations) = (registered.value, registered.mutations)
         #expect(record.id == NodeID(1) && record.state == .ready && record.name == "gpu-1")
         #expect(mutations.count == 2 && mutations[0].node == record && mutations[1].event?.subject == "node/n1")
         let node = try #require(h.state.nodes[record.id])
@@ -156,7 +158,8 @@ import Testing
         var h = Harness()
         let node = h.register("a", cpu: 64_000, memory: 64 * GiB)
         let job = try h.submit(makeSpec(kind: .batch, tasks: 5))
-        let (leases, mutations) = h.state.lease(node: node, limit: 3, now: h.now)
+        let leased = h.state.lease(node: node, limit: 3, now: h.now)
+        let (leases, mutations) = (leased.value, leased.mutations)
         #expect(leases.count == 3)
         #expect(mutations.compactMap(\.task).map(\.ref.index) == [0, 1, 2])
         #expect(mutations.compactMap(\.attempt).map(\.number) == [1, 1, 1])

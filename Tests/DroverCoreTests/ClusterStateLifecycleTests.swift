@@ -29,7 +29,7 @@ import Testing
         let b = h.register("b")
         try h.submit(makeSpec())
         let attempt = try #require(h.lease(a).first)
-        guard case .wrongNode(let owner) = h.report(attempt.id, .succeeded, exitCode: 0, from: b) else {
+        guard case .wrongNode(let owner) = h.report(attempt.id, .succeeded, exitCode: 0, from: b).value else {
             Issue.record("expected wrongNode")
             return
         }
@@ -43,7 +43,7 @@ import Testing
         let node = h.register("a")
         try h.submit(makeSpec())
         let attempt = try #require(h.lease(node).first)
-        guard case .invalid = h.report(attempt.id, outcome) else {
+        guard case .invalid = h.report(attempt.id, outcome).value else {
             Issue.record("expected invalid")
             return
         }
@@ -99,7 +99,8 @@ import Testing
         #expect(h.job(job).tasks.isEmpty && h.job(job).queued == 100_000)
         #expect(h.mutations.compactMap(\.task).isEmpty)
 
-        let (leases, mutations) = h.state.lease(node: node, limit: 10, now: h.now)
+        let leased = h.state.lease(node: node, limit: 10, now: h.now)
+        let (leases, mutations) = (leased.value, leased.mutations)
         #expect(leases.map(\.attempt.task.index) == Array(0..<10))
         #expect(h.job(job).tasks.count == 10 && h.job(job).record.nextUnstarted == 10)
         #expect(mutations.compactMap(\.task).count == 10 && mutations.compactMap(\.job).count == 1)
@@ -111,7 +112,7 @@ import Testing
         }
         var rounds = 0
         while state.jobs[job]!.record.state == .running {
-            let (more, _) = state.lease(node: node, limit: 1000, now: h.now)
+            let more = state.lease(node: node, limit: 1000, now: h.now).value
             try #require(!more.isEmpty)
             for lease in more {
                 _ = state.report(AttemptReport(attempt: lease.attempt.id, outcome: .succeeded, exitCode: 0), from: node, now: h.now, random: &h.random)
@@ -207,7 +208,7 @@ import Testing
         h.report(leases[0].id, .failed, exitCode: 1)  // waits a minute for its retry
         let third = try #require(h.lease(node).first)
         #expect(third.task.index == 2)
-        let mutations = try h.state.cancel(job, by: "alice", now: h.now)
+        let mutations = try h.state.cancel(job, by: "alice", now: h.now).mutations
         #expect(mutations.compactMap(\.task).map(\.ref.index) == [0] && mutations.compactMap(\.task).first?.state == .cancelled)
         #expect(mutations.compactMap(\.job).last?.state == .cancelled)
         let runtime = h.job(job)

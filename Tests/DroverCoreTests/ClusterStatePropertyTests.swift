@@ -39,10 +39,10 @@ struct RandomWalk {
     var handoffs = 0
 
     init(seed: UInt64) {
-        harness = Harness(seed: seed)
         rng = SplitMix64(seed: seed &* 7919)
-        harness.state.placement = Bool.random(using: &rng) ? .pack : .spread
-        harness.state.reserveAfterMilliseconds = Bool.random(using: &rng) ? 6_000 : nil
+        let placement: PlacementStrategy = Bool.random(using: &rng) ? .pack : .spread
+        let reserveAfter: Int64? = Bool.random(using: &rng) ? 6_000 : nil
+        harness = Harness(seed: seed, policy: ClusterPolicy(reserveAfterMilliseconds: reserveAfter, placement: placement))
         for name in ["cpu-a", "cpu-b", "gpu-a"] { register(name) }
     }
 
@@ -62,7 +62,7 @@ struct RandomWalk {
             // Some nodes wait in a long poll, so that leases pass work to better homes.
             for node in nodes where Int.random(in: 0..<3, using: &rng) == 0 { harness.state.noteWaiting(node) }
             _ = harness.lease(nodes.randomElement(using: &rng)!, limit: Int.random(in: 1...6, using: &rng))
-            let handoffs = harness.state.takeHandoffs()
+            let handoffs = harness.takeHandoffs()
             self.handoffs += handoffs.count
             for node in handoffs { _ = harness.lease(node, limit: Int.random(in: 1...6, using: &rng)) }
         case 40..<75: reportRandomAttempt()
@@ -75,7 +75,7 @@ struct RandomWalk {
         default:
             let state = [NodeState.ready, .cordoned, .draining].randomElement(using: &rng)!
             if let node = nodes.randomElement(using: &rng), let m = try? harness.state.setNodeState(node, to: state, by: "admin", now: harness.now) {
-                harness.mutations += m
+                harness.mutations += m.mutations
             }
         }
     }

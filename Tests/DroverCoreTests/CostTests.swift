@@ -72,7 +72,7 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
         // when it runs 10 minutes 7.123 s and is booked every 60 s on the way,
         for _ in 0..<10 {
             h.advance(60_000)
-            h.mutations += h.state.bookRunningCosts(now: h.now, intervalMilliseconds: 60_000, random: &h.random)
+            h.mutations += h.state.bookRunningCosts(now: h.now, intervalMilliseconds: 60_000, random: &h.random).mutations
         }
         #expect(h.state.activeAttempts[attempt.id]!.costMicros! > 0, "running spend is visible")
         h.advance(7_123)
@@ -104,7 +104,7 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
         try h.submit(makeSpec(cpu: 2000, memory: 0))
         let attempt = try #require(h.lease(node).first)
         h.advance(25 * 60_000)
-        h.mutations += h.state.setPrices(Prices(cpuHourMicros: price("0.40")), of: node, by: "admin", now: h.now)
+        h.mutations += h.state.setPrices(Prices(cpuHourMicros: price("0.40")), of: node, by: "admin", now: h.now).mutations
         h.advance(35 * 60_000)
         h.report(attempt.id, .failed, exitCode: 1)
         let rows = h.mutations.compactMap(\.ledger)
@@ -140,14 +140,13 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
     }
 
     @Test func aRateCardOverridesWhatAgentsDeclareByLabel() throws {
-        var h = Harness()
-        h.state.rateCard = RateCard(entries: [.init(label: "instance", value: "g5.xlarge", prices: Prices(gpuHourMicros: price("1.006")))])
+        var h = Harness(policy: ClusterPolicy(rateCard: RateCard(entries: [.init(label: "instance", value: "g5.xlarge", prices: Prices(gpuHourMicros: price("1.006")))])))
         let tagged = h.register("a", labels: ["instance": "g5.xlarge"], prices: Prices(gpuHourMicros: 1))
         let other = h.register("b", labels: ["instance": "c6i"], prices: Prices(cpuHourMicros: 7))
         #expect(h.state.nodes[tagged]!.record.prices.gpuHourMicros == 1_006_000)
         #expect(h.state.nodes[other]!.record.prices.cpuHourMicros == 7)
         // Removing the entry falls back to what the agent declared.
-        h.mutations += h.state.applyRateCard(RateCard(), by: "admin", now: h.now)
+        h.mutations += h.state.applyRateCard(RateCard(), by: "admin", now: h.now).mutations
         #expect(h.state.nodes[tagged]!.record.prices == Prices(gpuHourMicros: 1))
     }
 
@@ -160,7 +159,8 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
         h.report(attempt.id, .failed, exitCode: 1)
         let row = try #require(h.mutations.compactMap(\.ledger).first)
         let ended = try #require(h.mutations.compactMap(\.attempt).last)
-        let (reversal, m) = try h.state.reverse(row, finishedAttempt: ended, reason: "node had a bad disk", by: "admin", now: h.now)
+        let reversed = try h.state.reverse(row, finishedAttempt: ended, reason: "node had a bad disk", by: "admin", now: h.now)
+        let (reversal, m) = (reversed.value, reversed.mutations)
         #expect(reversal.amountMicros == -row.amountMicros && reversal.reverses == row.id && reversal.id > row.id)
         #expect(m.compactMap(\.attempt).first?.costMicros == 0)
         #expect(h.job(attempt.task.job).costMicros == 0 && h.job(attempt.task.job).wastedMicros == 0)
@@ -178,7 +178,7 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
         var h = Harness()
         h.now = Self.now
         let node = h.register("n", cpu: 8000, memory: 64 << 30, prices: Self.rates)
-        h.mutations += h.state.setQuota(Quota(budget: budget), for: "ml", by: "admin", now: h.now)
+        h.mutations += h.state.setQuota(Quota(budget: budget), for: "ml", by: "admin", now: h.now).mutations
         return (h, node)
     }
 
@@ -186,7 +186,7 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
     @Test func theSoftThresholdAlertsOnceAndTheBudgetStopsNewLeases() throws {
         // Given team ml with 0.100 per day and two one-core tasks running (0.002 per second together),
         var (h, node) = harness(budget: Budget(amountMicros: 100_000, period: .day))
-        h.mutations += h.state.setQuota(Quota(runningTasks: 2, budget: Budget(amountMicros: 100_000, period: .day)), for: "ml", by: "admin", now: h.now)
+        h.mutations += h.state.setQuota(Quota(runningTasks: 2, budget: Budget(amountMicros: 100_000, period: .day)), for: "ml", by: "admin", now: h.now).mutations
         try h.submit(makeSpec(team: "ml", kind: .batch, tasks: 10, cpu: 1000, memory: 0))
         #expect(h.lease(node, limit: 2).count == 2)
         try h.submit(makeSpec(team: "other", kind: .batch, tasks: 10, cpu: 1000, memory: 0))
@@ -259,7 +259,7 @@ extension Harness {
     mutating func book(every interval: Int64, times: Int) {
         for _ in 0..<times {
             advance(interval)
-            mutations += state.bookRunningCosts(now: now, intervalMilliseconds: interval, random: &random)
+            mutations += state.bookRunningCosts(now: now, intervalMilliseconds: interval, random: &random).mutations
         }
     }
 }

@@ -42,8 +42,7 @@ import Testing
 
     /// Three idle 4-core nodes all waiting; node 2 is the first to poll for four 1-core tasks.
     func leaseFourTasks(_ strategy: PlacementStrategy) throws -> [NodeID: Int] {
-        var h = Harness()
-        h.state.placement = strategy
+        var h = Harness(policy: ClusterPolicy(placement: strategy))
         let nodes = ["a", "b", "c"].map { h.register($0, cpu: 4000, memory: 8 * GiB) }
         try h.submit(makeSpec(kind: .batch, tasks: 4, cpu: 1000))
         for node in nodes { h.state.noteWaiting(node) }
@@ -53,7 +52,7 @@ import Testing
         while let node = polling.popLast() {
             for attempt in h.lease(node) { placed[attempt.node, default: 0] += 1 }
             h.state.noteWaiting(node)
-            polling += h.state.takeHandoffs().sorted { $0.rawValue < $1.rawValue }
+            polling += h.takeHandoffs().sorted { $0.rawValue < $1.rawValue }
         }
         #expect(placed.values.reduce(0, +) == 4)
         return placed
@@ -76,7 +75,7 @@ import Testing
         let second = h.register("b", cpu: 4000, memory: 8 * GiB)
         try h.submit(makeSpec(kind: .batch, tasks: 2, cpu: 1000))
         #expect(h.lease(second).count == 2)
-        #expect(h.state.takeHandoffs().isEmpty)
+        #expect(h.takeHandoffs().isEmpty)
         h.state.noteWaiting(first)
         _ = h.lease(first)
         #expect(!h.state.waitingNodes.contains(first), "a lease clears the node's waiting mark")
@@ -87,8 +86,7 @@ import Testing
     /// A 4-core node runs three 1-core tasks of team small with a 10-minute timeout; team big's
     /// 4-core job is reserved the node. Returns the harness, the node and the big job.
     func reservedNode() throws -> (Harness, NodeID, JobID) {
-        var h = Harness()
-        h.state.reserveAfterMilliseconds = 60_000
+        var h = Harness(policy: ClusterPolicy(reserveAfterMilliseconds: 60_000))
         let node = h.register("n", cpu: 4000, memory: 64 * GiB)
         var small = makeSpec(name: "small", team: "small", kind: .batch, tasks: 3, cpu: 1000)
         small.timeoutMilliseconds = 600_000
@@ -128,8 +126,7 @@ import Testing
     }
 
     @Test func noBackfillWhenARunningTaskHasNoTimeout() throws {
-        var h = Harness()
-        h.state.reserveAfterMilliseconds = 60_000
+        var h = Harness(policy: ClusterPolicy(reserveAfterMilliseconds: 60_000))
         let node = h.register("n", cpu: 4000, memory: 64 * GiB)
         try h.submit(makeSpec(name: "small", team: "small", kind: .batch, tasks: 3, cpu: 1000)) // no timeout
         #expect(h.lease(node).count == 3)

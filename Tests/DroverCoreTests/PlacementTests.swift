@@ -25,14 +25,14 @@ import Testing
         let node = h.register("n", cpu: 4000, memory: 8 << 30)
         let job = try h.submit(makeSpec(kind: .batch, tasks: 2))
         #expect(h.lease(node).count == 2)
-        h.mutations += try h.state.setNodeState(node, to: .draining, by: "admin", now: h.now, drainDeadline: h.now.adding(milliseconds: 60_000))
+        h.mutations += try h.state.setNodeState(node, to: .draining, by: "admin", now: h.now, drainDeadline: h.now.adding(milliseconds: 60_000)).mutations
         #expect(h.lease(node).isEmpty, "a draining node takes no new leases")
         // when one finishes before the deadline and the other does not,
         h.report(h.state.activeAttempts.keys.sorted()[0], .succeeded, exitCode: 0)
         h.advance(30_000)
-        #expect(h.state.enforceDrainDeadlines(now: h.now, random: &h.random).isEmpty)
+        #expect(h.state.enforceDrainDeadlines(now: h.now, random: &h.random).mutations.isEmpty)
         h.advance(31_000)
-        let mutations = h.state.enforceDrainDeadlines(now: h.now, random: &h.random)
+        let mutations = h.state.enforceDrainDeadlines(now: h.now, random: &h.random).mutations
         // then the straggler is preempted and requeued, with its failure budget untouched.
         #expect(mutations.compactMap(\.attempt).map(\.state) == [.preempted])
         #expect(h.state.activeAttempts.isEmpty)

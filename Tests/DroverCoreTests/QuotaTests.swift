@@ -7,7 +7,7 @@ import Testing
         // Given team ml limited to 3 cores and 2 running tasks on a 16-core node,
         var h = Harness()
         let node = h.register("big", cpu: 16_000, memory: 64 << 30)
-        h.mutations += h.state.setQuota(Quota(millicores: 3000, runningTasks: 2), for: "ml", by: "admin", now: h.now)
+        h.mutations += h.state.setQuota(Quota(millicores: 3000, runningTasks: 2), for: "ml", by: "admin", now: h.now).mutations
         let job = try h.submit(makeSpec(team: "ml", kind: .batch, tasks: 10, cpu: 1000))
         // when it leases, it gets 2 (the running-task limit), however many it asks for,
         #expect(h.lease(node).count == 2)
@@ -23,7 +23,7 @@ import Testing
     @Test func aTaskLargerThanTheQuotaIsRefusedAtSubmit() throws {
         var h = Harness()
         h.register("big", cpu: 16_000, memory: 64 << 30, gpus: [0, 1, 2, 3])
-        h.mutations += h.state.setQuota(Quota(gpus: 1), for: "vision", by: "admin", now: h.now)
+        h.mutations += h.state.setQuota(Quota(gpus: 1), for: "vision", by: "admin", now: h.now).mutations
         #expect(throws: ClusterError.self) { try h.submit(makeSpec(team: "vision", gpus: 2)) }
         try h.submit(makeSpec(team: "vision", gpus: 1))
     }
@@ -47,7 +47,7 @@ import Testing
     @Test func weightsSkewTheShares() throws {
         var h = Harness()
         let node = h.register("n", cpu: 6000, memory: 64 << 30)
-        h.mutations += h.state.setQuota(Quota(weight: 2), for: "heavy", by: "admin", now: h.now)
+        h.mutations += h.state.setQuota(Quota(weight: 2), for: "heavy", by: "admin", now: h.now).mutations
         try h.submit(makeSpec(team: "heavy", kind: .batch, tasks: 100))
         try h.submit(makeSpec(team: "light", kind: .batch, tasks: 100))
         for _ in 0..<6 { _ = h.lease(node, limit: 1) }
@@ -63,7 +63,7 @@ import Testing
         let teams = ["a", "b", "c"]
         for team in teams {
             h.mutations += h.state.setQuota(Quota(millicores: Int64.random(in: 1...6, using: &rng) * 1000, gpus: Int.random(in: 0...3, using: &rng),
-                                                  runningTasks: Int.random(in: 1...5, using: &rng)), for: team, by: "admin", now: h.now)
+                                                  runningTasks: Int.random(in: 1...5, using: &rng)), for: team, by: "admin", now: h.now).mutations
             for _ in 0..<2 {
                 _ = try? h.submit(makeSpec(team: team, kind: .batch, tasks: Int.random(in: 1...20, using: &rng),
                                            cpu: Int64.random(in: 1...2, using: &rng) * 1000, gpus: Int.random(in: 0...1, using: &rng)))

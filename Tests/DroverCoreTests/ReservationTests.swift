@@ -9,8 +9,7 @@ import Testing
     /// running 10 minutes, and a new one is leased whenever a core frees up. Returns the minutes
     /// after which the big task started, or nil if it did not within `minutes`.
     func bigTaskStart(reserveAfter: Int64?, minutes: Int = 240) throws -> Int? {
-        var h = Harness()
-        h.state.reserveAfterMilliseconds = reserveAfter
+        var h = Harness(policy: ClusterPolicy(reserveAfterMilliseconds: reserveAfter))
         let node = h.register("n", cpu: 4000, memory: 64 << 30)
         try h.submit(makeSpec(name: "small", team: "small", kind: .batch, tasks: 10_000, cpu: 1000))
         var ends: [AttemptID: Timestamp] = [:]
@@ -47,7 +46,7 @@ import Testing
     @Test func aJobHeldBackByItsTeamsQuotaGetsNoReservation() throws {
         var h = Harness()
         let node = h.register("n", cpu: 4000, memory: 64 << 30)
-        h.mutations += h.state.setQuota(Quota(runningTasks: 1), for: "capped", by: "admin", now: h.now)
+        h.mutations += h.state.setQuota(Quota(runningTasks: 1), for: "capped", by: "admin", now: h.now).mutations
         try h.submit(makeSpec(name: "capped", team: "capped", kind: .batch, tasks: 4, cpu: 1000))
         try h.submit(makeSpec(name: "filler", team: "other", kind: .batch, tasks: 100, cpu: 1000))
         #expect(h.lease(node).count == 4) // 1 of capped (its quota), 3 of other

@@ -27,68 +27,84 @@ extension Mutation {
 /// Drives a ``ClusterState`` with an explicit clock and seeded randomness, and keeps
 /// every mutation it returned (what the coordinator would have persisted).
 struct Harness {
-    var state = ClusterState()
+    var state: ClusterState
     var random: SplitMix64
     var now = Timestamp(milliseconds: 1_700_000_000_000)
     var mutations: [Mutation] = []
+    /// Waiting nodes that leases handed work to, collected from their transitions' effects.
+    var handoffs: Set<NodeID> = []
 
-    init(seed: UInt64 = 42) { random = SplitMix64(seed: seed) }
+    init(seed: UInt64 = 42, policy: ClusterPolicy = ClusterPolicy()) {
+        state = ClusterState(policy: policy)
+        random = SplitMix64(seed: seed)
+    }
 
     mutating func advance(_ ms: Int64) { now = now.adding(milliseconds: ms) }
 
     /// A heartbeat of `node` holding `attempts`; attempts it does not hold are lost after 20 s.
     mutating func heartbeat(_ node: NodeID, _ attempts: [AttemptID: String?]) -> (unknown: [AttemptID], cancel: [AttemptID]) {
-        let (unknown, cancel, m) = state.heartbeat(node: node, attempts: attempts, now: now, orphanAfterMilliseconds: 20_000, random: &random)
-        mutations += m
-        return (unknown, cancel)
+        let transition = state.heartbeat(node: node, attempts: attempts, now: now, orphanAfterMilliseconds: 20_000, random: &random)
+        mutations += transition.mutations
+        return transition.value
     }
 
     @discardableResult
     mutating func submit(_ spec: JobSpec) throws -> JobID {
-        let (record, m) = try state.submit(spec, by: "alice", now: now)
-        mutations += m
-        return record.id
+        let transition = try state.submit(spec, by: "alice", now: now)
+        mutations += transition.mutations
+        return transition.value.id
     }
 
     @discardableResult
     mutating func register(_ name: String, cpu: Int64 = 4000, memory: Int64 = 8 << 30, gpus: [Int] = [],
                            labels: [String: String] = [:], prices: Prices = Prices()) -> NodeID {
-        let (record, m) = state.register(
+        let transition = state.register(
             name: name, capacity: Resources(millicores: cpu, memoryBytes: memory, gpus: gpus.count), gpuIndices: gpus,
             labels: labels, prices: prices, tokenHash: "hash-\(name)-\(now.milliseconds)", now: now, random: &random)
-        mutations += m
-        return record.id
+        mutations += transition.mutations
+        return transition.value.id
     }
 
     mutating func lease(_ node: NodeID, limit: Int = 1000) -> [AttemptRecord] {
-        let (leases, m) = state.lease(node: node, limit: limit, now: now)
-        mutations += m
-        return leases.map(\.attempt)
+        let transition = state.lease(node: node, limit: limit, now: now)
+        mutations += transition.mutations
+        handoffs.formUnion(transition.effects.handoffs)
+        return transition.value.map(\.attempt)
+    }
+
+    /// The waiting nodes leases handed work to since the last call.
+    mutating func takeHandoffs() -> Set<NodeID> {
+        defer { handoffs = [] }
+        return handoffs
     }
 
     @discardableResult
-    mutating func report(_ attempt: AttemptID, _ outcome: AttemptState, exitCode: Int32? = nil, from node: NodeID? = nil) -> ReportResult {
+    mutating func report(_ attempt: AttemptID, _ outcome: AttemptState, exitCode: Int32? = nil, from node: NodeID? = nil) -> Transition<ReportResult> {
         let owner = node ?? state.activeAttempts[attempt]?.node ?? NodeID(1)
-        let result = state.report(AttemptReport(attempt: attempt, outcome: outcome, exitCode: exitCode), from: owner, now: now, random: &random)
-        if case .accepted(let m) = result { mutations += m }
-        return result
+        let transition = state.report(AttemptReport(attempt: attempt, outcome: outcome, exitCode: exitCode), from: owner, now: now, random: &random)
+        mutations += transition.mutations
+        return transition
     }
 
     mutating func expire(ttl: Int64) -> [Mutation] {
-        let m = state.expireSilentNodes(now: now, ttlMilliseconds: ttl, random: &random)
+        let m = state.expireSilentNodes(now: now, ttlMilliseconds: ttl, random: &random).mutations
         mutations += m
         return m
     }
 
     mutating func cancel(_ job: JobID) throws {
-        mutations += try state.cancel(job, by: "alice", now: now)
+        mutations += try state.cancel(job, by: "alice", now: now).mutations
     }
 
     func job(_ id: JobID) -> ClusterState.JobRuntime { state.jobs[id]! }
 }
 
+extension Transition<ReportResult> {
+    var isAccepted: Bool { value.isAccepted }
+    var isNotActive: Bool { value.isNotActive }
+}
+
 extension ReportResult {
     var isAccepted: Bool { if case .accepted = self { true } else { false } }
     var isNotActive: Bool { if case .notActive = self { true } else { false } }
-    var mutations: [Mutation] { if case .accepted(let m) = self { m } else { [] } }
 }

@@ -15,27 +15,29 @@ import Testing
         var live = ClusterState()
         func persist(_ mutations: [Mutation]) async throws { try await store.apply(mutations) }
         func register(_ name: String, cpu: Int64, gpus: [Int]) async throws -> NodeID {
-            let (node, m) = live.register(name: name, capacity: Resources(millicores: cpu, memoryBytes: 16 << 30, gpus: gpus.count), gpuIndices: gpus,
+            let registered = live.register(name: name, capacity: Resources(millicores: cpu, memoryBytes: 16 << 30, gpus: gpus.count), gpuIndices: gpus,
                                           labels: ["zone": "eu"], prices: Prices(cpuHourMicros: 36_000, gpuHourMicros: 3_600_000),
                                           tokenHash: "token-\(name)", now: clock.now(), random: &random)
-            try await persist(m)
-            return node.id
+            try await persist(registered.mutations)
+            return registered.value.id
         }
         func submit(_ name: String, tasks: Int, cpu: Int64, gpus: Int = 0) async throws -> JobID {
             let spec = JobSpec(name: name, team: "ml", kind: tasks > 1 ? .batch : .training, taskCount: tasks, command: ["x"],
                                resources: Resources(millicores: cpu, memoryBytes: 1 << 30, gpus: gpus), maxFailedTasks: 5)
-            let (job, m) = try live.submit(spec, by: "alice", now: clock.now())
-            try await persist(m)
-            return job.id
+            let submitted = try live.submit(spec, by: "alice", now: clock.now())
+            try await persist(submitted.mutations)
+            return submitted.value.id
         }
         func lease(_ node: NodeID) async throws -> [AttemptRecord] {
-            let (leases, m) = live.lease(node: node, limit: 100, now: clock.now())
-            try await persist(m)
-            return leases.map(\.attempt)
+            let leased = live.lease(node: node, limit: 100, now: clock.now())
+            try await persist(leased.mutations)
+            return leased.value.map(\.attempt)
         }
         func report(_ attempt: AttemptRecord, _ outcome: AttemptState, exit: Int32?) async throws {
-            guard case .accepted(let m) = live.report(AttemptReport(attempt: attempt.id, outcome: outcome, exitCode: exit),
-                                                      from: attempt.node, now: clock.now(), random: &random) else {
+            let reported = live.report(AttemptReport(attempt: attempt.id, outcome: outcome, exitCode: exit), from: attempt.node, now: clock.now(),
+                                       random: &random)
+            let m = reported.mutations
+            guard case .accepted = reported.value else {
                 Issue.record("report of \(attempt.id) refused")
                 return
             }
@@ -51,15 +53,15 @@ import Testing
         let onB = try await lease(b)
         #expect(onA.count == 4 && onB.count == 2)
         clock.advance(milliseconds: 60_000)
-        try await persist(live.bookRunningCosts(now: clock.now(), intervalMilliseconds: 30_000, random: &random)) // meters part-way
+        try await persist(live.bookRunningCosts(now: clock.now(), intervalMilliseconds: 30_000, random: &random).mutations) // meters part-way
         clock.advance(milliseconds: 1_234)
         try await report(onA[0], .succeeded, exit: 0)
         try await report(onA[1], .failed, exit: 1)  // retried after a backoff
         let more = try await lease(a)
-        try await persist(try live.cancel(doomed, by: "alice", now: clock.now()))
+        try await persist(try live.cancel(doomed, by: "alice", now: clock.now()).mutations)
         clock.advance(milliseconds: 45_000)
-        try await persist(live.touch(node: a, now: clock.now()))
-        try await persist(live.expireSilentNodes(now: clock.now(), ttlMilliseconds: 30_000, random: &random))  // b's attempts are lost
+        try await persist(live.touch(node: a, now: clock.now()).mutations)
+        try await persist(live.expireSilentNodes(now: clock.now(), ttlMilliseconds: 30_000, random: &random).mutations)  // b's attempts are lost
         #expect(live.nodes[b]!.record.state == .down)
         #expect(!more.isEmpty && live.jobs[doomed]!.record.state == .cancelled)
 
@@ -77,7 +79,7 @@ import Testing
             clock.advance(milliseconds: 5_000)
             for attempt in restarted.activeAttempts.values.sorted(by: { $0.id < $1.id }) {
                 guard case .accepted = restarted.report(AttemptReport(attempt: attempt.id, outcome: .succeeded, exitCode: 0),
-                                                        from: attempt.node, now: clock.now(), random: &random) else {
+                                                        from: attempt.node, now: clock.now(), random: &random).value else {
                     Issue.record("report after restart refused")
                     return
                 }
@@ -151,11 +153,11 @@ struct Walk {
         if nodes.count < 3 || Int.random(in: 0..<40, using: &random) == 0 {
             let name = "node-\(Int.random(in: 0..<4, using: &random))"
             let gpus = Array(0..<Int.random(in: 0...2, using: &random))
-            let (node, m) = state.register(name: name, capacity: Resources(millicores: 4000, memoryBytes: 8 << 30, gpus: gpus.count),
+            let registered = state.register(name: name, capacity: Resources(millicores: 4000, memoryBytes: 8 << 30, gpus: gpus.count),
                                            gpuIndices: gpus, labels: [:], prices: Prices(cpuHourMicros: 48_000, gpuHourMicros: 1_000_000),
                                            tokenHash: "\(name)-\(now.milliseconds)", now: now, random: &random)
-            if !nodes.contains(node.id) { nodes.append(node.id) }
-            return m
+            if !nodes.contains(registered.value.id) { nodes.append(registered.value.id) }
+            return registered.mutations
         }
         switch Int.random(in: 0..<100, using: &random) {
         case 0..<15:
@@ -167,25 +169,24 @@ struct Walk {
                                retry: RetryPolicy(maxAttempts: Int.random(in: 1...3, using: &random), maxLostAttempts: 1,
                                                   backoff: .init(initialMilliseconds: 2000, jitter: 0.5)),
                                maxFailedTasks: Int.random(in: 0...1, using: &random))
-            return (try? state.submit(spec, by: "alice", now: now))?.1 ?? []
+            return (try? state.submit(spec, by: "alice", now: now))?.mutations ?? []
         case 15..<45:
-            return state.lease(node: nodes.randomElement(using: &random)!, limit: Int.random(in: 1...4, using: &random), now: now).1
+            return state.lease(node: nodes.randomElement(using: &random)!, limit: Int.random(in: 1...4, using: &random), now: now).mutations
         case 45..<80:
             guard let attempt = state.activeAttempts.values.sorted(by: { $0.id < $1.id }).randomElement(using: &random) else { return [] }
             let outcome = [AttemptState.succeeded, .succeeded, .failed, .timedOut, .preempted, .cancelled].randomElement(using: &random)!
             let report = AttemptReport(attempt: attempt.id, outcome: outcome, exitCode: outcome == .failed ? 1 : nil, progress: "{\"step\":1}")
-            if case .accepted(let m) = state.report(report, from: attempt.node, now: now, random: &random) { return m }
-            return []
+            return state.report(report, from: attempt.node, now: now, random: &random).mutations
         case 80..<88:
             var revived: [Mutation] = []
-            for node in nodes where Bool.random(using: &random) { revived += state.touch(node: node, now: now) }
-            return revived + state.expireSilentNodes(now: now, ttlMilliseconds: 8000, random: &random)
+            for node in nodes where Bool.random(using: &random) { revived += state.touch(node: node, now: now).mutations }
+            return revived + state.expireSilentNodes(now: now, ttlMilliseconds: 8000, random: &random).mutations
         case 88..<93:
             guard let job = state.jobs.keys.sorted().randomElement(using: &random) else { return [] }
-            return (try? state.cancel(job, by: "alice", now: now)) ?? []
+            return (try? state.cancel(job, by: "alice", now: now))?.mutations ?? []
         default:
             let target = [NodeState.ready, .cordoned, .draining].randomElement(using: &random)!
-            return (try? state.setNodeState(nodes.randomElement(using: &random)!, to: target, by: "admin", now: now)) ?? []
+            return (try? state.setNodeState(nodes.randomElement(using: &random)!, to: target, by: "admin", now: now))?.mutations ?? []
         }
     }
 }
