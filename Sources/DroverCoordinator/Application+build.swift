@@ -164,29 +164,19 @@ struct LeaseReaper: Service {
     let cluster: Cluster
     let logger: Logger
 
-    /// How often it ticks.
-    var period: Duration { min(Duration.seconds(1), cluster.configuration.leaseTTL / 4, cluster.configuration.costBookingInterval) }
-
     func run() async throws {
-        let clock = cluster.monotonic
-        var lastTick = clock.now
         while !Task.isCancelledOrShuttingDown {
             // Shutdown cancels the wait rather than waiting out a tick.
-            try? await cancelWhenGracefulShutdown { try await clock.sleep(for: period) }
-            let now = clock.now
-            await tick(sinceLast: now - lastTick)
-            lastTick = now
+            try? await cancelWhenGracefulShutdown { try await cluster.monotonic.sleep(for: cluster.reaperPeriod) }
+            await tick()
         }
     }
 
     /// One round: forgive a stall of the coordinator's own, expire silent nodes, book costs.
-    func tick(sinceLast gap: Duration) async {
-        // A tick far later than asked means the coordinator itself stalled (a long fsync,
-        // the machine suspended): nodes' silence in that time is not theirs.
-        if gap > period * 3 {
-            cluster.forgiveSilence(gap - period)
-            logger.warning("coordinator stalled; extending node leases by the stall", metadata: ["stall": "\(gap - period)"])
-        }
+    func tick() async {
+        // A tick far later than asked means the coordinator itself stalled: nodes' silence in
+        // that time is not theirs.
+        cluster.forgiveStall()
         do {
             try await cluster.expireSilentNodes()
             try await cluster.bookRunningCosts()

@@ -26,6 +26,8 @@ public final class Cluster: Sendable {
     let leaseAnswers = LeaseAnswers()
     let configuration: CoordinatorConfiguration
     let logger: Logger
+    /// When the reaper or a heartbeat last ran, to notice stalls of the coordinator's own.
+    let stallDetector: StallDetector
     /// Set when the coordinator begins a graceful shutdown: held polls answer at once.
     let shuttingDown = Atomic<Bool>(false)
 
@@ -38,6 +40,7 @@ public final class Cluster: Sendable {
         self.clock = clock
         self.monotonic = monotonic
         self.wakeups = Wakeups(clock: monotonic)
+        self.stallDetector = StallDetector(start: monotonic.now)
         self.configuration = configuration
         self.logger = logger
     }
@@ -139,6 +142,9 @@ public final class Cluster: Sendable {
             byID[AttemptID(raw)] = attempt.progress.flatMap(Self.encodeProgress)
         }
         let orphanAge = configuration.leaseTTL.milliseconds
+        // Queued heartbeats may be the first to run after a stall of the coordinator's own: the
+        // stall is forgiven before they are judged, whichever of them or the reaper runs first.
+        forgiveStall()
         // A heartbeat that changed anything (a node came back, tasks were requeued) wakes every poll.
         return try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
@@ -146,9 +152,21 @@ public final class Cluster: Sendable {
         }
     }
 
-    /// Gives nodes back the time the coordinator itself did not run (a stall, not their silence).
-    func forgiveSilence(_ duration: Duration) {
-        state.withLock { $0.forgiveSilence(milliseconds: duration.milliseconds) }
+    /// How often the lease reaper ticks; a gap of three periods without any tick or heartbeat
+    /// means the coordinator itself did not run.
+    var reaperPeriod: Duration { min(Duration.seconds(1), configuration.leaseTTL / 4, configuration.costBookingInterval) }
+
+    /// Gives nodes back the time the coordinator itself did not run (a stall, not their silence),
+    /// if it has not run for three reaper periods; returns the stall forgiven.
+    @discardableResult
+    func forgiveStall() -> Duration? {
+        let now = monotonic.now
+        guard let gap = stallDetector.gap(at: now, over: reaperPeriod * 3) else { return nil }
+        let stall = gap - reaperPeriod
+        let wallNow = clock.now()
+        state.withLock { $0.forgiveSilence(milliseconds: stall.milliseconds, now: wallNow) }
+        logger.warning("coordinator stalled; extending node leases by the stall", metadata: ["stall": "\(stall)"])
+        return stall
     }
 
     static func encodeProgress(_ value: JSONValue) -> String? {
@@ -292,3 +310,21 @@ public final class Cluster: Sendable {
     }
 }
 
+/// Remembers when the coordinator last ran its periodic work, to tell a stall of its own (a
+/// freeze, a long fsync, a suspended machine) from the silence of nodes.
+final class StallDetector: Sendable {
+    private let last: Mutex<ContinuousClock.Instant>
+
+    init(start: ContinuousClock.Instant) {
+        last = Mutex(start)
+    }
+
+    /// The time since the last call if it is more than `threshold` (a stall), else nil; either way `now` becomes the last call.
+    func gap(at now: ContinuousClock.Instant, over threshold: Duration) -> Duration? {
+        last.withLock { last in
+            defer { last = max(last, now) }
+            let gap = now - last
+            return gap > threshold ? gap : nil
+        }
+    }
+}

@@ -67,7 +67,10 @@ extension ClusterState {
         }
         let name = pool.nodes[node]!.record.name
         for id in pool.nodes[node]!.active.sorted() where attempts[id] == nil {
-            guard let attempt = pool.activeAttempts[id], now.milliseconds(since: attempt.startedAt) > orphanAfterMilliseconds else { continue }
+            // Heartbeats sent while the coordinator itself stalled could not list a lease whose
+            // answer was still unsent: such attempts are judged from the stall's end.
+            guard let attempt = pool.activeAttempts[id],
+                  now.milliseconds(since: max(attempt.startedAt, pool.lastStallEndedAt)) > orphanAfterMilliseconds else { continue }
             endAttempt(id, outcome: .lost, report: nil, reason: "agent \(name) does not hold this attempt: its lease never reached the agent",
                        actor: "coordinator", now: now, random: &random, into: &mutations)
         }
@@ -91,10 +94,11 @@ extension ClusterState {
                                reason: "agent reconnected", actor: "node/\(node)"))])
     }
 
-    /// Gives every node `milliseconds` more before it can be declared down: the coordinator
-    /// itself was stalled that long, so silence in that time proves nothing about the nodes.
-    public mutating func forgiveSilence(milliseconds: Int64) {
-        pool.forgiveSilence(milliseconds: milliseconds)
+    /// Gives every node `milliseconds` more before it can be declared down, and every attempt a
+    /// full orphan age from `now` to appear in its agent's heartbeats: the coordinator itself
+    /// was stalled that long, so silence in that time proves nothing about the nodes.
+    public mutating func forgiveSilence(milliseconds: Int64, now: Timestamp) {
+        pool.forgiveSilence(milliseconds: milliseconds, now: now)
     }
 
     /// Declares down every node silent for longer than `ttlMilliseconds`; their attempts are lost.

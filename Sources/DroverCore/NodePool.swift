@@ -14,6 +14,9 @@ public struct NodePool: Sendable {
     public private(set) var waitingNodes: Set<NodeID> = []
     public internal(set) var lastNodeID: Int64 = 0
     public internal(set) var lastAttemptID: Int64 = 0
+    /// When the coordinator last came back from a stall of its own (not persisted): attempts
+    /// leased before it get a full orphan age from then to appear in their agent's heartbeats.
+    public private(set) var lastStallEndedAt = Timestamp(milliseconds: 0)
 
     init() {}
 
@@ -72,7 +75,8 @@ public struct NodePool: Sendable {
     }
 
     /// Gives every node `milliseconds` more before it can be declared down.
-    mutating func forgiveSilence(milliseconds: Int64) {
+    mutating func forgiveSilence(milliseconds: Int64, now: Timestamp) {
+        lastStallEndedAt = now
         for id in nodes.keys { nodes[id]!.lastSeen = nodes[id]!.lastSeen.adding(milliseconds: milliseconds) }
     }
 

@@ -49,7 +49,28 @@ import Testing
         let stoppedAgain = pool.stopWaiting(NodeID(1))
         #expect(stopped && !stoppedAgain)
         #expect(pool.silentNodes(now: t0.adding(milliseconds: 10_001), ttlMilliseconds: 10_000) == [NodeID(1), NodeID(2)])
-        pool.forgiveSilence(milliseconds: 5000)
+        pool.forgiveSilence(milliseconds: 5000, now: t0.adding(milliseconds: 10_001))
         #expect(pool.silentNodes(now: t0.adding(milliseconds: 10_001), ttlMilliseconds: 10_000).isEmpty)
+    }
+}
+
+/// An attempt its agent's heartbeats do not list is lost only after a full orphan age of the
+/// coordinator's own running time: a stall of the coordinator restarts that age.
+@Suite struct OrphanAfterStallTests {
+    @Test func heartbeatsQueuedDuringACoordinatorStallDoNotLoseALeaseWhoseAnswerWasUnsent() throws {
+        var h = Harness()
+        let node = h.register("n", cpu: 4000)
+        try h.submit(makeSpec())
+        let attempt = try #require(h.lease(node).first)
+        // Given the coordinator was stalled 30 s right after the lease (the answer not yet sent),
+        h.advance(30_000)
+        h.state.forgiveSilence(milliseconds: 30_000, now: h.now)
+        // heartbeats sent meanwhile, without the attempt, do not make it lost;
+        _ = h.heartbeat(node, [:])
+        #expect(h.state.activeAttempts[attempt.id] != nil)
+        // one that still does not list it a full orphan age (20 s) after the stall does.
+        h.advance(20_001)
+        _ = h.heartbeat(node, [:])
+        #expect(h.state.activeAttempts[attempt.id] == nil)
     }
 }
