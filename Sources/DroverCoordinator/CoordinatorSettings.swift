@@ -169,7 +169,9 @@ extension CoordinatorConfiguration {
                                fileName: String? = nil) throws(ConfigurationError) -> CoordinatorConfiguration {
         let byKey = Dictionary(uniqueKeysWithValues: settings.map { ($0.key, $0) })
         if let file, let unknown = file.keys.sorted().first(where: { byKey[$0] == nil }) {
-            throw ConfigurationError("\(fileName ?? "configuration file"): unknown field '\(unknown)'; known fields are \(settings.map(\.key).sorted().joined(separator: ", "))")
+            let near = settings.first { $0.key.lowercased() == unknown.lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: "") }
+            let hint = near.map { " (did you mean '\($0.key)'?)" } ?? ""
+            throw ConfigurationError("\(fileName ?? "configuration file"): unknown field '\(unknown)'\(hint); known fields are \(settings.map(\.key).sorted().joined(separator: ", "))")
         }
         if let unknown = flags.keys.sorted().first(where: { flag in !settings.contains { $0.flag == flag } }) {
             throw ConfigurationError("--\(unknown) is not a coordinator setting")

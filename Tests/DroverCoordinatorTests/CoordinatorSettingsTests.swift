@@ -56,7 +56,7 @@ import Testing
         let error = #expect(throws: ConfigurationError.self) {
             try CoordinatorConfiguration.resolve(flags: [:], environment: [:], file: ["leaseTTL": .string("20s")], fileName: "c.yaml")
         }
-        #expect(error?.description.hasPrefix("c.yaml: unknown field 'leaseTTL'; known fields are adminToken, ") == true, "\(String(describing: error))")
+        #expect(error?.description.hasPrefix("c.yaml: unknown field 'leaseTTL' (did you mean 'leaseTtl'?); known fields are adminToken, ") == true, "\(String(describing: error))")
     }
 
     @Test func settingsThatDoNotFitTogetherAreRefusedOnce() {
