@@ -45,9 +45,8 @@ public func buildCoordinator(
     configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock: any WallClock = SystemWallClock(),
     monotonic: any MonotonicClock = ContinuousClock(), logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
 ) async throws -> Coordinator {
-    guard configuration.adminToken.isEmpty || configuration.adminToken != configuration.joinToken else {
-        throw ConfigurationError("the admin and join tokens must differ")
-    }
+    // Configurations built in code (the demo, tests) get the same checks as resolved ones.
+    try configuration.validate()
     let store: any Store
     if let providedStore {
         store = providedStore
@@ -58,9 +57,6 @@ public func buildCoordinator(
         logger.info("store opened", metadata: ["store.path": "\(path)"])
     }
     let loaded = try await store.load()
-    guard configuration.currency.count == 3, configuration.currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
-        throw ConfigurationError("currency must be a three-letter ISO 4217 code such as USD or EUR, got '\(configuration.currency)'")
-    }
     let card = try configuration.ratesFile.map(Cluster.loadRateCard(path:)) ?? RateCard()
     var state = loaded.clusterState(now: clock.now(), policy: configuration.policy(rateCard: card))
     if let path = configuration.ratesFile {
@@ -92,7 +88,7 @@ public func buildCoordinator(
             throw ConfigurationError("cannot load the TLS certificate \(certificate) or key \(key): \(error)")
         }
     default:
-        throw ConfigurationError("TLS needs both --tls-cert and --tls-key")
+        preconditionFailure("validate() refuses a TLS certificate without its key")
     }
     let application = Application(
         router: router,

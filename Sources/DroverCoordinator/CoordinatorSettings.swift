@@ -134,7 +134,7 @@ extension CoordinatorConfiguration {
         },
         CoordinatorSetting("currency", flag: "currency", default: "USD", "Currency code (ISO 4217) of every price and amount") { input, c throws(ConfigurationError) in
             let text = try input.text()
-            guard text.count == 3, text.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+            guard CoordinatorConfiguration.isCurrencyCode(text) else {
                 throw input.fail("'\(text)' is not a three-letter ISO 4217 code such as USD or EUR")
             }
             c.currency = text
@@ -201,7 +201,12 @@ extension CoordinatorConfiguration {
         }
         guard (tlsCertificatePath == nil) == (tlsKeyPath == nil) else { throw ConfigurationError("TLS needs both tlsCert and tlsKey (--tls-cert and --tls-key)") }
         guard adminToken.isEmpty || adminToken != joinToken else { throw ConfigurationError("the admin and join tokens must differ") }
+        guard Self.isCurrencyCode(currency) else {
+            throw ConfigurationError("currency must be a three-letter ISO 4217 code such as USD or EUR, got '\(currency)'")
+        }
     }
+
+    static func isCurrencyCode(_ text: String) -> Bool { text.count == 3 && text.allSatisfy { $0.isASCII && $0.isUppercase } }
 
     /// The settings as a Markdown table (README's "Coordinator settings").
     public static var settingsTable: String {

@@ -17,11 +17,12 @@ public final class StoreHealth: Sendable {
 
     private let available = Atomic<Bool>(true)
     private let outage = Mutex<Outage?>(nil)
-    private let outages: AsyncStream<Void>
+    /// One element per outage that starts (the recovery waits on it).
+    let outageStarts: AsyncStream<Void>
     private let signal: AsyncStream<Void>.Continuation
 
     public init() {
-        (outages, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (outageStarts, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// False from a failed write until the state has been reloaded.
@@ -47,11 +48,6 @@ public final class StoreHealth: Sendable {
         outage.withLock { $0 = nil }
         available.store(true, ordering: .releasing)
     }
-
-    /// One element per outage that starts; ends with ``finish()``.
-    var outageStarts: AsyncStream<Void> { outages }
-
-    func finish() { signal.finish() }
 }
 
 /// The store refused a write (or the coordinator is reloading after one): nothing was changed.

@@ -2,15 +2,13 @@ import DroverCore
 import DroverStore
 import Synchronization
 
-/// An in-memory store a test can break: refuse writes (a full disk, a database failing over),
-/// refuse reads, or hold writes at a gate to order requests around a commit.
+/// An in-memory store a test can break: refuse writes (a full disk, a database failing over)
+/// or hold writes at a gate to order requests around a commit.
 public final class ControllableStore: Store {
     private struct Control {
         var refuseWrites = false
-        var refuseReads = false
         var gateClosed = false
         var held: [CheckedContinuation<Void, Never>] = []
-        var writes = 0
         var refused = 0
     }
 
@@ -22,8 +20,6 @@ public final class ControllableStore: Store {
 
     /// Refuse (or take again) every write.
     public func refuseWrites(_ refuse: Bool) { control.withLock { $0.refuseWrites = refuse } }
-    /// Refuse (or serve again) `load()`.
-    public func refuseReads(_ refuse: Bool) { control.withLock { $0.refuseReads = refuse } }
     /// Holds every write from now on until ``openGate()``.
     public func closeGate() { control.withLock { $0.gateClosed = true } }
     /// Lets held writes and every later one through.
@@ -37,8 +33,6 @@ public final class ControllableStore: Store {
     }
     /// Writes waiting at the closed gate.
     public var heldWrites: Int { control.withLock { $0.held.count } }
-    /// Writes that were committed.
-    public var committedWrites: Int { control.withLock { $0.writes } }
     /// Writes that were refused.
     public var refusedWrites: Int { control.withLock { $0.refused } }
 
@@ -57,13 +51,9 @@ public final class ControllableStore: Store {
         }
         guard !refused else { throw ControllableStoreError("write refused (disk full)") }
         try await inner.apply(mutations)
-        control.withLock { $0.writes += 1 }
     }
 
-    public func load() async throws -> StoredState {
-        guard !control.withLock({ $0.refuseReads }) else { throw ControllableStoreError("read refused") }
-        return try await inner.load()
-    }
+    public func load() async throws -> StoredState { try await inner.load() }
 
     public func attempts(of job: JobID) async throws -> [AttemptRecord] { try await inner.attempts(of: job) }
     public func attempts(of task: TaskRef) async throws -> [AttemptRecord] { try await inner.attempts(of: task) }

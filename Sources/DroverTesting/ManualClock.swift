@@ -24,14 +24,6 @@ public final class ManualClock: WallClock {
         monotonic.advance(by: .milliseconds(milliseconds))
     }
 
-    /// Steps the wall clock alone (someone set the date), as NTP or an operator might.
-    public func stepWall(milliseconds: Int64) {
-        wall.withLock { $0 = $0.adding(milliseconds: milliseconds) }
-    }
-
-    /// How many tasks sleep on this clock now.
-    public var sleeperCount: Int { monotonic.sleepingUntil.count }
-
     /// Returns once at least `count` tasks sleep on this clock.
     public func waitForSleepers(_ count: Int = 1) async {
         await monotonic.waitForSleepers { $0.count >= count }
