@@ -39,21 +39,6 @@ extension Cluster {
 
     // MARK: - Estimates, corrections, reports
 
-    /// What `spec` would cost and whether it would be admitted (`POST /v1/jobs?dryRun=true`).
-    func estimate(_ spec: JobSpec) -> CostEstimateView {
-        let now = clock.now()
-        return state.withLock { state in
-            let estimate = state.estimate(spec, now: now)
-            var refusal: String?
-            do throws(ClusterError) { try state.checkAdmission(spec, now: now) } catch { refusal = error.description }
-            return CostEstimateView(
-                name: spec.name, team: spec.team, tasks: spec.taskCount, estimate: estimate.totalMicros.map(Self.money),
-                perTask: estimate.perTaskMicros.map(Self.money), duration: estimate.durationMilliseconds.map(Quantity.formatDuration),
-                basis: estimate.basis, currency: state.currency, budget: estimate.budget.map { Self.view(of: $0, currency: state.currency) },
-                admitted: refusal == nil, refusal: refusal)
-        }
-    }
-
     /// Appends a row reversing ledger row `id`.
     func reverseLedgerEntry(_ id: Int64, reason: String, by actor: String) async throws -> LedgerEntry {
         guard let entry = try await store.ledgerEntry(id) else { throw APIError.notFound("ledger entry \(id) does not exist") }
@@ -72,43 +57,6 @@ extension Cluster {
                 try await journal.waitDurable(state.withLock { _ in journal.lastTicket })
             }
         }
-    }
-
-    /// Ledger totals over `since..<until`, grouped, with job and node names.
-    func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> CostReportView {
-        let lines = try await store.costReport(by: grouping, since: since, until: until, team: team)
-        let (names, teams, currency) = state.withLock { state -> ([String: String], [String: String], String) in
-            var names: [String: String] = [:]
-            var teams: [String: String] = [:]
-            for line in lines {
-                switch grouping {
-                case .job:
-                    if let id = JobID(line.key), let job = state.jobs[id] {
-                        names[line.key] = job.record.spec.name
-                        teams[line.key] = job.record.spec.team
-                    }
-                case .node:
-                    if let id = NodeID(line.key) { names[line.key] = state.nodes[id]?.record.name }
-                default: break
-                }
-            }
-            return (names, teams, state.currency)
-        }
-        var sum = CostLine(key: "total")
-        for line in lines {
-            sum.succeededMicros += line.succeededMicros
-            sum.wastedMicros += line.wastedMicros
-            sum.runningMicros += line.runningMicros
-            sum.attempts += line.attempts
-        }
-        func view(_ line: CostLine) -> CostLineView {
-            CostLineView(key: line.key, name: names[line.key], team: teams[line.key], succeeded: Self.money(line.succeededMicros),
-                         wasted: Self.money(line.wastedMicros), running: Self.money(line.runningMicros), total: Self.money(line.totalMicros),
-                         attempts: line.attempts)
-        }
-        // Attempts can appear under several days or nodes; the total counts each line's own.
-        return CostReportView(by: grouping.rawValue, since: WireTime.format(milliseconds: since.milliseconds),
-                              until: WireTime.format(milliseconds: until.milliseconds), currency: currency, lines: lines.map(view), total: view(sum))
     }
 
     static func view(of status: BudgetStatus, currency: String) -> BudgetView {

@@ -5,60 +5,6 @@ import Foundation
 // MARK: - Read models: ClusterState and store rows → wire views
 
 extension Cluster {
-    /// Jobs matching the filters, newest first.
-    func jobViews(team: String?, state jobState: JobState?, limit: Int) -> [JobView] {
-        let now = clock.now()
-        return state.withLock { state in
-            state.jobs.values
-                .filter { (team == nil || $0.record.spec.team == team) && (jobState == nil || $0.record.state == jobState) }
-                .sorted { $0.record.id > $1.record.id }
-                .prefix(limit)
-                .map { Self.view(of: $0, in: state, now: now) }
-        }
-    }
-
-    /// One job; with its attempts and latest `eventLimit` events when asked.
-    func jobView(_ id: JobID, withAttempts: Bool, eventLimit: Int) async throws -> JobView {
-        let now = clock.now()
-        guard var view = state.withLock({ state in state.jobs[id].map { Self.view(of: $0, in: state, now: now) } }) else {
-            throw APIError.notFound("job \(id) does not exist")
-        }
-        if withAttempts {
-            let (active, names) = state.withLock { state in
-                (state.activeAttempts.filter { $0.value.task.job == id }, state.nodes.mapValues(\.record.name))
-            }
-            let attempts = try await store.attempts(of: id).map { active[$0.id] ?? $0 }
-            view.attempts = attempts.map { Self.view(of: $0, nodeName: names[$0.node] ?? $0.node.description) }
-        }
-        if eventLimit > 0 {
-            let (events, total) = try await store.events(of: id, limit: eventLimit)
-            view.events = events.map(Self.view(of:))
-            view.eventsTotal = total
-        }
-        return view
-    }
-
-    func nodeViews() -> [NodeView] {
-        state.withLock { state in
-            state.nodes.values.sorted { $0.record.id < $1.record.id }.map(Self.view(of:))
-        }
-    }
-
-    func nodeView(_ id: NodeID) throws -> NodeView {
-        guard let view = state.withLock({ $0.nodes[id].map(Self.view(of:)) }) else { throw APIError.notFound(ClusterError.nodeNotFound(id.description).description) }
-        return view
-    }
-
-    /// Finds a node by id (`n3`, `3`) or name.
-    func resolveNode(_ text: String) throws -> NodeID {
-        let found = state.withLock { state -> NodeID? in
-            if let id = NodeID(text), state.nodes[id] != nil { return id }
-            return state.nodes.values.first { $0.record.name == text }?.record.id
-        }
-        guard let found else { throw APIError.notFound(ClusterError.nodeNotFound(text).description) }
-        return found
-    }
-
     // MARK: - Converters
 
     static func view(of job: ClusterState.JobRuntime, in state: ClusterState, now: Timestamp) -> JobView {
@@ -165,37 +111,5 @@ extension Cluster {
 
     static func decodeProgress(_ text: String) -> JSONValue? {
         try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    }
-}
-
-extension Cluster {
-    /// Limit, use and queued demand of every team with a quota or with jobs (or of one team).
-    func quotaViews(team only: String? = nil) -> [QuotaView] {
-        let now = clock.now()
-        return state.withLock { state in
-            var teams = Set(state.quotas.keys).union(state.jobs.values.map(\.record.spec.team))
-            if let only { teams = [only] }
-            return teams.sorted().map { team in
-                let quota = state.quota(of: team)
-                let usage = state.teamUsage[team] ?? TeamUsage()
-                var queued = QuotaAmounts(cpu: 0, memory: 0, gpu: 0, tasks: 0)
-                for job in state.jobs.values where job.record.spec.team == team && !job.record.state.isTerminal && job.queued > 0 {
-                    let r = job.record.spec.resources
-                    queued.tasks += job.queued
-                    queued.cpu += Double(r.millicores) / 1000 * Double(job.queued)
-                    queued.memory += r.memoryBytes * Int64(job.queued)
-                    queued.gpu += r.gpus * job.queued
-                }
-                var view = QuotaView(
-                    team: team,
-                    limit: QuotaLimits(cpu: quota.millicores.map { Double($0) / 1000 }, memory: quota.memoryBytes, gpu: quota.gpus, running: quota.runningTasks),
-                    weight: quota.weight, isDefault: state.quotas[team] == nil,
-                    inUse: QuotaAmounts(cpu: Double(usage.allocated.millicores) / 1000, memory: usage.allocated.memoryBytes, gpu: usage.allocated.gpus,
-                                        tasks: usage.running),
-                    queued: queued)
-                view.budget = state.budgetStatus(of: team, now: now).map { Self.view(of: $0, currency: state.currency) }
-                return view
-            }
-        }
     }
 }

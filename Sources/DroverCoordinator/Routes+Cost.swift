@@ -26,7 +26,7 @@ extension Routes {
         let until = try Self.instant(query.get("until"), field: "until", endOfDay: true) ?? cluster.clock.now().adding(milliseconds: 1)
         guard since < until else { throw APIError.badRequest("must be after since", field: "until") }
         let team = try teamFilter(query.get("team"), context: context)
-        return try json(try await cluster.costReport(by: grouping, since: since, until: until, team: team))
+        return try json(try await cluster.queries.costReport(by: grouping, since: since, until: until, team: team))
     }
 
     /// `GET /v1/ledger?attempt=&team=&after=&limit=`: ledger rows, oldest first.
@@ -37,8 +37,7 @@ extension Routes {
         let after = Int64(try intParameter(query.get("after"), name: "after", range: 0...Int(Int64.max / 2)) ?? 0)
         let limit = try intParameter(query.get("limit"), name: "limit", range: 1...100_000) ?? 1000
         let team = try teamFilter(query.get("team"), context: context)
-        let entries = try await cluster.store.ledger(attempt: attempt, team: team, after: after, limit: limit)
-        return try json(entries.map(Cluster.view(of:)))
+        return try json(try await cluster.queries.ledger(attempt: attempt, team: team, after: after, limit: limit))
     }
 
     /// `POST /v1/ledger/{id}/reverse` (admin): appends a row cancelling row `id`.
@@ -59,7 +58,7 @@ extension Routes {
         let query = request.uri.queryParameters
         let limit = try intParameter(query.get("limit"), name: "limit", range: 1...10_000) ?? 100
         let team = try teamFilter(query.get("team"), context: context)
-        return try json(try await cluster.store.alerts(team: team, limit: limit).map(Cluster.view(of:)))
+        return try json(try await cluster.queries.alerts(team: team, limit: limit))
     }
 
     /// The team a request may see: a team token its own only; an admin any, or all.

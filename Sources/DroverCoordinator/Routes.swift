@@ -42,17 +42,7 @@ struct AuthMiddleware: RouterMiddleware {
             context.principal = .admin(tokenID: nil)
         } else if let joinDigest, TokenHash.constantTimeEquals(digest: digest, joinDigest) {
             context.principal = .joiner
-        } else if let principal = cluster.state.withLock({ state -> Principal? in
-            // Stored tokens are looked up by the SHA-256 of the presented secret: equal hashes
-            // mean equal secrets, and the lookup reveals nothing about a near miss.
-            if let node = state.nodeIDsByTokenHash[hash] { return .agent(node) }
-            guard let stored = state.token(hash: hash) else { return nil }
-            switch stored.role {
-            case .admin: return .admin(tokenID: stored.id)
-            case .join: return .joiner
-            case .submitter, .reader: return .team(stored.team ?? "", stored.role, tokenID: stored.id)
-            }
-        }) {
+        } else if let principal = cluster.queries.principal(tokenHash: hash) {
             context.principal = principal
         } else {
             throw APIError.unauthorized
@@ -113,11 +103,11 @@ struct Routes {
         }
         switch request.uri.queryParameters.get("dryRun") {
         case nil, "false": break
-        case "true": return try json(cluster.estimate(spec))
+        case "true": return try json(cluster.queries.estimate(spec))
         case let other?: throw APIError.badRequest("must be true or false, got '\(other)'", field: "dryRun")
         }
         let record = try await cluster.submit(spec, by: context.principal!.actor)
-        return try json(try await cluster.jobView(record.id, withAttempts: false, eventLimit: 0), status: .created)
+        return try json(try await cluster.queries.job(record.id, withAttempts: false, eventLimit: 0), status: .created)
     }
 
     @Sendable func listJobs(_ request: Request, context: DroverRequestContext) async throws -> Response {
@@ -136,7 +126,8 @@ struct Routes {
             state = parsed
         }
         let limit = try intParameter(query.get("limit"), name: "limit", range: 1...100_000) ?? 1000
-        return try json(cluster.jobViews(team: team, state: state, limit: limit))
+        let before = try intParameter(query.get("before"), name: "before", range: 1...Int(Int64.max / 2)).map { JobID(Int64($0)) }
+        return try json(try await cluster.queries.jobs(team: team, state: state, before: before, limit: limit))
     }
 
     @Sendable func showJob(_ request: Request, context: DroverRequestContext) async throws -> Response {
@@ -145,7 +136,7 @@ struct Routes {
         let query = request.uri.queryParameters
         let events = try intParameter(query.get("events"), name: "events", range: 0...100_000) ?? 50
         let attempts = query.get("attempts") != "false"
-        return try json(try await cluster.jobView(id, withAttempts: attempts, eventLimit: events))
+        return try json(try await cluster.queries.job(id, withAttempts: attempts, eventLimit: events))
     }
 
     @Sendable func cancelJob(_ request: Request, context: DroverRequestContext) async throws -> Response {
@@ -153,23 +144,18 @@ struct Routes {
         try authorize(context, toRead: id)
         if case .team(_, .reader, _) = context.principal! { throw APIError.forbidden("a reader token cannot cancel jobs") }
         try await cluster.cancel(id, by: context.principal!.actor)
-        return try json(try await cluster.jobView(id, withAttempts: false, eventLimit: 0))
+        return try json(try await cluster.queries.job(id, withAttempts: false, eventLimit: 0))
     }
 
     @Sendable func readLogs(_ request: Request, context: DroverRequestContext) async throws -> Response {
         let id = try jobID(context)
         try authorize(context, toRead: id)
         let query = request.uri.queryParameters
-        guard let job = cluster.state.withLock({ $0.jobs[id] }) else { throw APIError.notFound("job \(id) does not exist") }
         let task = try intParameter(query.get("task"), name: "task", range: 0...Int(Int32.max)) ?? 0
-        guard task < job.record.spec.taskCount else {
-            throw APIError.badRequest("job \(id) has tasks 0...\(job.record.spec.taskCount - 1)", field: "task")
-        }
         let offset = Int64(try intParameter(query.get("offset"), name: "offset", range: 0...Int(Int64.max / 2)) ?? 0)
         let wanted = try intParameter(query.get("attempt"), name: "attempt", range: 1...10_000)
-        let attempts = try await cluster.store.attempts(of: TaskRef(job: id, index: task))
-        let taskState = job.tasks[task]?.state
-        let taskFinished = taskState?.isTerminal ?? job.record.state.isTerminal
+        let logs = try await cluster.queries.taskLogs(of: id, task: task)
+        let (attempts, taskFinished) = (logs.attempts, logs.taskFinished)
         var headers = HTTPFields()
         headers[.contentType] = "application/octet-stream"
         headers[HTTPField.Name("Drover-Task-Finished")!] = taskFinished ? "true" : "false"
@@ -181,8 +167,7 @@ struct Routes {
             headers[HTTPField.Name("Drover-Attempt-Finished")!] = taskFinished ? "true" : "false"
             return Response(status: .ok, headers: headers, body: .init())
         }
-        let bytes = try await cluster.store.log(of: attempt.id, from: offset, maxBytes: 1 << 20)
-        let live = cluster.state.withLock { $0.activeAttempts[attempt.id] != nil }
+        let (bytes, live) = try await cluster.queries.log(of: attempt.id, from: offset)
         headers[HTTPField.Name("Drover-Attempt")!] = String(attempt.number)
         headers[HTTPField.Name("Drover-Next-Offset")!] = String(offset + Int64(bytes.count))
         headers[HTTPField.Name("Drover-Attempt-Finished")!] = live ? "false" : "true"
@@ -193,12 +178,12 @@ struct Routes {
 
     @Sendable func listNodes(_ request: Request, context: DroverRequestContext) async throws -> Response {
         try requireUser(context)
-        return try json(cluster.nodeViews())
+        return try json(cluster.queries.nodes())
     }
 
     @Sendable func changeNode(_ action: String, request: Request, context: DroverRequestContext) async throws -> Response {
         try requireAdmin(context)
-        let node = try cluster.resolveNode(try context.parameters.require("id"))
+        let node = try cluster.queries.resolveNode(try context.parameters.require("id"))
         let target: NodeState
         switch action {
         case "cordon": target = .cordoned
@@ -206,7 +191,7 @@ struct Routes {
         case "uncordon": target = .ready
         case "revoke":
             try await cluster.revokeNode(node, by: context.principal!.actor)
-            return try json(try cluster.nodeView(node))
+            return try json(try cluster.queries.node(node))
         case let other: throw APIError.notFound("no node action '\(other)'; use cordon, drain, uncordon or revoke")
         }
         var drainAfter: Duration?
@@ -216,7 +201,7 @@ struct Routes {
             drainAfter = .milliseconds(ms)
         }
         try await cluster.setNodeState(node, to: target, by: context.principal!.actor, drainAfter: drainAfter)
-        return try json(try cluster.nodeView(node))
+        return try json(try cluster.queries.node(node))
     }
 
     // MARK: - Quotas
@@ -227,13 +212,13 @@ struct Routes {
         try JobSpecParser.checkIdentifier(team, field: "team", maxLength: 63)
         let quota = try JobSpecParser.parseQuota(try await decode(JSONValue.self, from: request, context: context))
         try await cluster.setQuota(quota, team: team, by: context.principal!.actor)
-        return try json(cluster.quotaViews(team: team)[0])
+        return try json(cluster.queries.quotas(team: team)[0])
     }
 
     @Sendable func listQuotas(_ request: Request, context: DroverRequestContext) async throws -> Response {
         try requireUser(context)
-        if case .team(let team, _, _) = context.principal! { return try json(cluster.quotaViews(team: team)) }
-        return try json(cluster.quotaViews())
+        if case .team(let team, _, _) = context.principal! { return try json(cluster.queries.quotas(team: team)) }
+        return try json(cluster.queries.quotas())
     }
 
     // MARK: - Tokens
@@ -251,15 +236,14 @@ struct Routes {
 
     @Sendable func listTokens(_ request: Request, context: DroverRequestContext) async throws -> Response {
         try requireAdmin(context)
-        let tokens = cluster.state.withLock { Array($0.tokens.values) }.sorted { $0.createdAt < $1.createdAt }
-        return try json(tokens.map(Self.view(of:)))
+        return try json(cluster.queries.tokens().map(Self.view(of:)))
     }
 
     @Sendable func revokeToken(_ request: Request, context: DroverRequestContext) async throws -> Response {
         try requireAdmin(context)
         let id = try context.parameters.require("id")
         try await cluster.revokeToken(id: id, by: context.principal!.actor)
-        let record = cluster.state.withLock { $0.tokens.values.first { $0.id == id } }!
+        guard let record = cluster.queries.token(id: id) else { throw APIError.notFound("token \(id) does not exist") }
         return try json(Self.view(of: record))
     }
 
@@ -287,8 +271,7 @@ struct Routes {
     func authorize(_ context: DroverRequestContext, toRead job: JobID) throws {
         try requireUser(context)
         guard case .team(let team, _, _) = context.principal! else { return }
-        let owner = cluster.state.withLock { $0.jobs[job]?.record.spec.team }
-        guard owner == team else { throw APIError.notFound("job \(job) does not exist") }
+        guard cluster.queries.team(of: job) == team else { throw APIError.notFound("job \(job) does not exist") }
     }
 
     func requireAgent(_ context: DroverRequestContext) throws -> NodeID {

@@ -132,6 +132,7 @@ extension ClusterState {
         }
         job.tasks[task.ref.index] = task
         mutations.append(.putTask(task))
+        job.releaseTaskRowsIfFinished()
         queue.jobs[job.record.id] = job
         if job.hasPendingWork { queue.insertPending(job.record.id) }
 

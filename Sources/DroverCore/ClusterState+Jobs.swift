@@ -74,6 +74,7 @@ extension ClusterState {
         job.record.state = state
         job.record.reason = reason
         job.record.endedAt = now
+        job.releaseTaskRowsIfFinished()
         queue.jobs[id] = job
         queue.removePending(id)
         mutations.append(.putJob(job.record))

@@ -34,7 +34,9 @@ public struct ClusterState: Sendable {
 
     /// Rebuilds the state from what the store holds. `now` is the moment the coordinator
     /// started: every live node gets one full TTL from it to reappear.
-    public init(jobs: [JobRecord], tasks: [TaskRecord], activeAttempts: [AttemptRecord], nodes: [NodeRecord],
+    /// `tasks` are the rows of the jobs memory holds rows of; `finishedTaskCounts` counts the
+    /// rows of the other (finished) jobs.
+    public init(jobs: [JobRecord], tasks: [TaskRecord], finishedTaskCounts: [JobID: FinishedTaskCounts] = [:], activeAttempts: [AttemptRecord], nodes: [NodeRecord],
                 jobCosts: [JobID: Int64] = [:], tokens: [TokenRecord] = [], quotas: [String: Quota] = [:], costs: CostHistory = CostHistory(),
                 lastAttemptID: Int64, now: Timestamp, policy: ClusterPolicy = ClusterPolicy()) {
         self.policy = policy
@@ -67,9 +69,13 @@ public struct ClusterState: Sendable {
             // Unstarted shards of a finished job were cancelled without rows. `endJob` moves
             // the cursor to the end, so they are the shards without a row, not the ones past it.
             if job.record.state.isTerminal {
-                job.cancelled += job.record.spec.taskCount - job.tasks.count
+                let counted = finishedTaskCounts[id] ?? FinishedTaskCounts()
+                job.succeeded += counted.succeeded
+                job.failed += counted.failed
+                job.cancelled += counted.cancelled + job.record.spec.taskCount - job.tasks.count - counted.rows
                 job.record.nextUnstarted = job.record.spec.taskCount
             }
+            job.releaseTaskRowsIfFinished()
             runtimes[id] = nil
             queue.add(job)
         }

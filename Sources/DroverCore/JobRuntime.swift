@@ -39,6 +39,17 @@ extension ClusterState {
             }
         }
 
+        /// Whether memory holds the job's task rows: while it is live, and until the last attempt
+        /// of a finished job has ended. After that its rows are only in the store.
+        public static func holdsTaskRows(state: JobState, running: Int) -> Bool { !state.isTerminal || running > 0 }
+
+        /// Lets go of the task rows of a finished job none of whose attempts runs any more.
+        mutating func releaseTaskRowsIfFinished() {
+            guard !Self.holdsTaskRows(state: record.state, running: running) else { return }
+            tasks = [:]
+            retryQueue = []
+        }
+
         /// Shards neither running nor finished.
         public var queued: Int { record.spec.taskCount - running - succeeded - failed - cancelled }
         /// Whether some shard has never started.

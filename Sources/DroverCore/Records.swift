@@ -27,6 +27,26 @@ public struct JobRecord: Hashable, Sendable {
     }
 }
 
+/// How the task rows of a finished job ended, counted in the store (memory does not hold them:
+/// see ``ClusterState/JobRuntime/holdsTaskRows(state:running:)``).
+public struct FinishedTaskCounts: Hashable, Sendable {
+    public var succeeded = 0, failed = 0, cancelled = 0
+    public init(succeeded: Int = 0, failed: Int = 0, cancelled: Int = 0) {
+        (self.succeeded, self.failed, self.cancelled) = (succeeded, failed, cancelled)
+    }
+    /// Rows counted.
+    public var rows: Int { succeeded + failed + cancelled }
+    /// Counts one more row in `state` (rows still queued or running are never counted here).
+    public mutating func add(_ state: TaskState, count: Int = 1) {
+        switch state {
+        case .succeeded: succeeded += count
+        case .failed: failed += count
+        case .cancelled: cancelled += count
+        case .queued, .running: break
+        }
+    }
+}
+
 /// The persisted state of a shard that has started at least once.
 public struct TaskRecord: Hashable, Sendable {
     public var ref: TaskRef

@@ -49,11 +49,12 @@ public final class InMemoryStore: Store {
         contents.withLock { c in
             var state = StoredState(
                 jobs: c.jobs.values.sorted { $0.id < $1.id },
-                tasks: Array(c.tasks.values),
+                tasks: [],
                 activeAttempts: c.attempts.values.filter { $0.state == .running }.sorted { $0.id < $1.id },
                 nodes: c.nodes.values.sorted { $0.id < $1.id },
                 jobCosts: c.attempts.values.reduce(into: [:]) { $0[$1.task.job, default: 0] += $1.costMicros ?? 0 },
                 lastAttemptID: c.attempts.keys.map(\.rawValue).max() ?? 0)
+            (state.tasks, state.finishedTaskCounts) = StoredState.splitTaskRows(Array(c.tasks.values), of: state.jobs)
             state.tokens = c.tokens.values.sorted { $0.id < $1.id }
             state.quotas = c.quotas
             let today = (c.ledger.map(\.to).max() ?? Timestamp(milliseconds: 0)).day
@@ -81,6 +82,14 @@ public final class InMemoryStore: Store {
 
     public func attempt(_ id: AttemptID) async throws -> AttemptRecord? {
         contents.withLock { $0.attempts[id] }
+    }
+
+    public func jobIDs(team: String?, state: JobState?, before: JobID?, limit: Int) async throws -> [JobID] {
+        contents.withLock { c in
+            Array(c.jobs.values.filter { job in
+                (team == nil || job.spec.team == team) && (state == nil || job.state == state) && (before == nil || job.id < before!)
+            }.map(\.id).sorted(by: >).prefix(limit))
+        }
     }
 
     public func events(of job: JobID, limit: Int) async throws -> (events: [Event], total: Int) {

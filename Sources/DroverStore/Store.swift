@@ -11,6 +11,8 @@ public protocol Store: Sendable {
     func apply(_ mutations: [Mutation]) async throws
     /// Everything needed to rebuild ``ClusterState`` after a restart.
     func load() async throws -> StoredState
+    /// Ids of jobs, newest first, below `before` when given (paging), optionally of one team or in one state.
+    func jobIDs(team: String?, state: JobState?, before: JobID?, limit: Int) async throws -> [JobID]
     /// All attempts of a job, in attempt-id order.
     func attempts(of job: JobID) async throws -> [AttemptRecord]
     /// All attempts of one task, in attempt-id order.
@@ -65,8 +67,12 @@ public struct CostLine: Hashable, Sendable {
 /// What ``Store/load()`` returns.
 public struct StoredState: Sendable {
     public var jobs: [JobRecord]
-    /// Every task row (shards that started at least once).
+    /// The task rows (shards that started at least once) of the jobs memory holds rows of:
+    /// live jobs, and finished ones with an attempt still running
+    /// (``ClusterState/JobRuntime/holdsTaskRows(state:running:)``).
     public var tasks: [TaskRecord]
+    /// How the rows of every other job ended.
+    public var finishedTaskCounts: [JobID: FinishedTaskCounts] = [:]
     public var activeAttempts: [AttemptRecord]
     public var nodes: [NodeRecord]
     /// Sum of the cost booked for each job's attempts, in micro-units.
@@ -89,9 +95,27 @@ public struct StoredState: Sendable {
         self.lastAttemptID = lastAttemptID
     }
 
+    /// Splits `rows` into the rows memory holds and the counts of the rest, by the one rule.
+    public static func splitTaskRows(_ rows: [TaskRecord], of jobs: [JobRecord]) -> (held: [TaskRecord], finished: [JobID: FinishedTaskCounts]) {
+        let states = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0.state) })
+        var running: [JobID: Int] = [:]
+        for row in rows where row.state == .running { running[row.ref.job, default: 0] += 1 }
+        var held: [TaskRecord] = []
+        var finished: [JobID: FinishedTaskCounts] = [:]
+        for row in rows {
+            guard let state = states[row.ref.job] else { continue }
+            if ClusterState.JobRuntime.holdsTaskRows(state: state, running: running[row.ref.job] ?? 0) {
+                held.append(row)
+            } else {
+                finished[row.ref.job, default: FinishedTaskCounts()].add(row.state)
+            }
+        }
+        return (held, finished)
+    }
+
     /// Rebuilds the in-memory cluster state under `policy`.
     public func clusterState(now: Timestamp, policy: ClusterPolicy = ClusterPolicy()) -> ClusterState {
-        ClusterState(jobs: jobs, tasks: tasks, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, tokens: tokens, quotas: quotas, costs: costs,
+        ClusterState(jobs: jobs, tasks: tasks, finishedTaskCounts: finishedTaskCounts, activeAttempts: activeAttempts, nodes: nodes, jobCosts: jobCosts, tokens: tokens, quotas: quotas, costs: costs,
                      lastAttemptID: lastAttemptID, now: now, policy: policy)
     }
 }

@@ -151,6 +151,10 @@ extension SQLiteStore {
                 ALTER TABLE nodes ADD COLUMN declared_prices TEXT;
                 """)
         }
+        migrator.registerMigration("006-running-tasks") { db in
+            // Load finds the finished jobs that still run an attempt without reading every row.
+            try db.execute(sql: "CREATE INDEX tasks_running ON tasks(job_id) WHERE state = 'running'")
+        }
         return migrator
     }
 }

@@ -200,7 +200,20 @@ public final class SQLiteStore: Store {
                     startedAt: (row["started_at"] as Int64?).map(Timestamp.init), endedAt: (row["ended_at"] as Int64?).map(Timestamp.init),
                     nextUnstarted: row["next_unstarted"], reason: row["reason"], submittedBy: row["submitted_by"])
             }
-            let tasks = try Row.fetchAll(db, sql: "SELECT * FROM tasks").map { row in
+            // Rows of finished jobs stay here (counted); memory holds the rest (`holdsTaskRows`).
+            let terminal = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+            var finishedCounts: [JobID: FinishedTaskCounts] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT t.job_id, t.state, COUNT(*) AS n FROM tasks t JOIN jobs j ON j.id = t.job_id
+                WHERE j.state IN (\(terminal)) AND t.job_id NOT IN (SELECT job_id FROM tasks WHERE state = 'running')
+                GROUP BY t.job_id, t.state
+                """) {
+                finishedCounts[JobID(row["job_id"]), default: FinishedTaskCounts()].add(try Self.enumValue(row["state"]), count: row["n"])
+            }
+            let tasks = try Row.fetchAll(db, sql: """
+                SELECT * FROM tasks WHERE job_id IN (SELECT id FROM jobs WHERE state NOT IN (\(terminal)))
+                   OR job_id IN (SELECT job_id FROM tasks WHERE state = 'running')
+                """).map { row in
                 TaskRecord(
                     ref: TaskRef(job: JobID(row["job_id"]), index: row["idx"]), state: try Self.enumValue(row["state"]),
                     failures: row["failures"], lost: row["lost"], attempts: row["attempts"],
@@ -227,6 +240,7 @@ public final class SQLiteStore: Store {
                 costs[JobID(row["job_id"])] = row["cost"] ?? 0
             }
             var state = StoredState(jobs: jobs, tasks: tasks, activeAttempts: active, nodes: nodes, jobCosts: costs, lastAttemptID: lastAttempt)
+            state.finishedTaskCounts = finishedCounts
             state.tokens = try Row.fetchAll(db, sql: "SELECT * FROM tokens ORDER BY id").map { row in
                 TokenRecord(id: row["id"], hash: row["hash"], role: try Self.enumValue(row["role"]), team: row["team"],
                             createdAt: Timestamp(milliseconds: row["created_at"]), createdBy: row["created_by"],
@@ -256,6 +270,15 @@ public final class SQLiteStore: Store {
     public func attempt(_ id: AttemptID) async throws -> AttemptRecord? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM attempts WHERE id = ?", arguments: [id.rawValue]).map(Self.attempt)
+        }
+    }
+
+    public func jobIDs(team: String?, state: JobState?, before: JobID?, limit: Int) async throws -> [JobID] {
+        try await pool.read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT id FROM jobs WHERE (?1 IS NULL OR team = ?1) AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR id < ?3)
+                ORDER BY id DESC LIMIT ?4
+                """, arguments: [team, state?.rawValue, before?.rawValue, limit]).map(JobID.init)
         }
     }
 

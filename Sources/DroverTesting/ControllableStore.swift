@@ -70,6 +70,9 @@ public final class ControllableStore: Store {
         try await inner.ledger(attempt: attempt, team: team, after: after, limit: limit)
     }
     public func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? { try await inner.ledgerEntry(id) }
+    public func jobIDs(team: String?, state: JobState?, before: JobID?, limit: Int) async throws -> [JobID] {
+        try await inner.jobIDs(team: team, state: state, before: before, limit: limit)
+    }
     public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] { try await inner.alerts(team: team, limit: limit) }
 }
 

@@ -72,6 +72,22 @@ import Testing
         }
     }
 
+    // MARK: - Queries
+
+    @Test func jobListsPageThroughTheStoreNewestFirstWithLiveCounts() async throws {
+        let shell = try await Shell()
+        let node = try await shell.registerNode("a", cpu: 1)
+        for name in ["one", "two", "three"] { _ = try await shell.submit(name, tasks: 2) }
+        let lease = try #require(try await shell.cluster.poll(node: node, maxLeases: 1, wait: .zero).0.first)
+        let first = try await shell.cluster.queries.jobs(team: nil, state: nil, before: nil, limit: 2)
+        #expect(first.map(\.name) == ["three", "two"])
+        let rest = try await shell.cluster.queries.jobs(team: nil, state: nil, before: JobID(first.last!.id), limit: 2)
+        #expect(rest.map(\.name) == ["one"] && rest[0].tasks.running == 1, "counts come from live state")
+        #expect(try await shell.cluster.queries.jobs(team: nil, state: .running, before: nil, limit: 10).map(\.name) == ["one"])
+        #expect(try await shell.cluster.queries.jobs(team: "web", state: nil, before: nil, limit: 10).isEmpty)
+        _ = lease
+    }
+
     // MARK: - Long polls
 
     @Test func aParkedPollIsWokenByASubmissionWithoutTimePassing() async throws {

@@ -76,7 +76,7 @@ import Testing
         let third = try #require(h.lease(node).first)
         #expect(third.number == 3)
         h.report(third.id, .failed, exitCode: 1)
-        #expect(h.job(job).tasks[0]?.state == .failed && h.job(job).tasks[0]?.failures == 3)
+        #expect(h.task(job, 0)?.state == .failed && h.task(job, 0)?.failures == 3)
         #expect(h.job(job).record.state == .failed && h.job(job).failed == 1)
         #expect(h.state.pendingJobs.isEmpty)
     }
@@ -87,7 +87,7 @@ import Testing
         let job = try h.submit(makeSpec(retry: RetryPolicy(maxAttempts: 5, nonRetryableExitCodes: [2])))
         let attempt = try #require(h.lease(node).first)
         h.report(attempt.id, .failed, exitCode: 2)
-        #expect(h.job(job).record.state == .failed && h.job(job).tasks[0]?.attempts == 1)
+        #expect(h.job(job).record.state == .failed && h.task(job, 0)?.attempts == 1)
     }
 }
 
@@ -186,7 +186,7 @@ import Testing
         h.advance(60_000)
         _ = h.expire(ttl: 30_000)
         // The second loss is more than maxLostAttempts (1): now the task fails.
-        #expect(h.job(job).tasks[0]?.state == .failed && h.job(job).record.state == .failed)
+        #expect(h.task(job, 0)?.state == .failed && h.job(job).record.state == .failed)
     }
 
     @Test func aDownNodeComesBackByRegisteringAgain() throws {

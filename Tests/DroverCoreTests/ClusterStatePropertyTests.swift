@@ -140,6 +140,12 @@ extension ClusterState {
         for (id, job) in jobs {
             let spec = job.record.spec
             let rows = job.tasks.values
+            if !ClusterState.JobRuntime.holdsTaskRows(state: job.record.state, running: job.running) {
+                // A finished job with nothing running keeps no rows; its counts must still add up.
+                if !rows.isEmpty || !job.retryQueue.isEmpty { problems.append("finished job \(id) still holds task rows") }
+                if job.queued != 0 || pendingJobs.contains(id) { problems.append("finished job \(id) still has queued work") }
+                continue
+            }
             func count(_ state: TaskState) -> Int { rows.filter { $0.state == state }.count }
             let parts = [job.queued, job.running, job.succeeded, job.failed, job.cancelled]
             if parts.contains(where: { $0 < 0 }) || parts.reduce(0, +) != spec.taskCount { problems.append("job \(id) counts \(parts) vs \(spec.taskCount)") }

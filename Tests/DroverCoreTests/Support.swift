@@ -97,6 +97,13 @@ struct Harness {
     }
 
     func job(_ id: JobID) -> ClusterState.JobRuntime { state.jobs[id]! }
+
+    /// A task row: from memory while the job holds its rows, else as last written to the store
+    /// (a finished job's rows are only there).
+    func task(_ id: JobID, _ index: Int) -> TaskRecord? {
+        if let row = state.jobs[id]?.tasks[index] { return row }
+        return mutations.reversed().lazy.compactMap(\.task).first { $0.ref == TaskRef(job: id, index: index) }
+    }
 }
 
 extension Transition<ReportResult> {

@@ -56,6 +56,38 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func loadHoldsRowsOfLiveJobsAndCountsThoseOfFinishedOnes(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let rows = { (job: Int64, states: [TaskState]) in
+            states.enumerated().map { Mutation.putTask(TaskRecord(ref: TaskRef(job: JobID(job), index: $0.offset), state: $0.element)) }
+        }
+        // 1 finished, 2 live, 3 finished but one attempt still running (cancelled while it ran).
+        try await store.apply([.putJob(sampleJob(1, state: .failed, tasks: 4)), .putJob(sampleJob(2, state: .running)),
+                               .putJob(sampleJob(3, state: .cancelled))]
+                              + rows(1, [.succeeded, .failed, .failed]) + rows(2, [.succeeded, .queued]) + rows(3, [.running, .cancelled]))
+        let state = try await store.load()
+        #expect(Set(state.tasks.map(\.ref.job)) == [JobID(2), JobID(3)] && state.tasks.count == 4)
+        #expect(state.finishedTaskCounts == [JobID(1): FinishedTaskCounts(succeeded: 1, failed: 2)])
+        let rebuilt = state.clusterState(now: at(100))
+        let first = try #require(rebuilt.jobs[JobID(1)])
+        #expect([first.succeeded, first.failed, first.cancelled] == [1, 2, 1] && first.tasks.isEmpty)
+        #expect(rebuilt.jobs[JobID(3)]?.tasks.count == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func jobIDsPageNewestFirstWithFilters(kind: StoreKind) async throws {
+        let store = try kind.make()
+        var other = sampleJob(4, state: .running)
+        other.spec.team = "web"
+        try await store.apply([.putJob(sampleJob(1)), .putJob(sampleJob(2, state: .succeeded)), .putJob(sampleJob(3)), .putJob(other),
+                               .putJob(sampleJob(5))])
+        #expect(try await store.jobIDs(team: nil, state: nil, before: nil, limit: 2) == [JobID(5), JobID(4)])
+        #expect(try await store.jobIDs(team: nil, state: nil, before: JobID(4), limit: 2) == [JobID(3), JobID(2)])
+        #expect(try await store.jobIDs(team: "ml", state: .queued, before: nil, limit: 10) == [JobID(5), JobID(3), JobID(1)])
+        #expect(try await store.jobIDs(team: "web", state: nil, before: JobID(4), limit: 10).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func putIsAnUpsert(kind: StoreKind) async throws {
         let store = try kind.make()
         let ref = TaskRef(job: JobID(1), index: 0)
@@ -71,7 +103,8 @@ import Testing
         try await store.apply([.putJob(job), .putTask(task), .putAttempt(finished), .putNode(sampleNode(1, state: .down))])
         let state = try await store.load()
         #expect(state.jobs == [job])
-        #expect(state.tasks == [task])
+        // A finished job's rows stay in the store, counted: one row, replaced, not two.
+        #expect(state.tasks.isEmpty && state.finishedTaskCounts == [JobID(1): FinishedTaskCounts(succeeded: 1)])
         #expect(state.activeAttempts.isEmpty)
         #expect(state.nodes.map(\.state) == [.down])
         #expect(try await store.attempt(AttemptID(1)) == finished)

@@ -34,6 +34,9 @@ final class ScratchSQLiteStore: Store {
 
     func apply(_ mutations: [Mutation]) async throws { try await inner.apply(mutations) }
     func load() async throws -> StoredState { try await inner.load() }
+    func jobIDs(team: String?, state: JobState?, before: JobID?, limit: Int) async throws -> [JobID] {
+        try await inner.jobIDs(team: team, state: state, before: before, limit: limit)
+    }
     func attempts(of job: JobID) async throws -> [AttemptRecord] { try await inner.attempts(of: job) }
     func attempts(of task: TaskRef) async throws -> [AttemptRecord] { try await inner.attempts(of: task) }
     func attempt(_ id: AttemptID) async throws -> AttemptRecord? { try await inner.attempt(id) }
