@@ -103,6 +103,7 @@ let package = Package(
             name: "DroverCoordinatorTests",
             dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swift6),
+        .testTarget(name: "DroverClientTests", dependencies: ["DroverClient", "DroverAPI"], swiftSettings: swift6),
         .testTarget(
             name: "DroverAgentTests", dependencies: ["DroverAgent", "DroverTesting"], swiftSettings: swift6),
         .testTarget(

@@ -1,3 +1,4 @@
+import DroverAPI
 import DroverCore
 import DroverStore
 import DroverStoreSQLite
@@ -126,12 +127,6 @@ private func generateMissingTokens(configuration: CoordinatorConfiguration, stat
         logger.notice("generated the \(role.rawValue) token; only its hash is stored", metadata: ["token.file": "\(path)"])
     }
     try await store.apply(mutations)
-}
-
-/// A configuration that cannot work, with what to change.
-public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }
 
 /// On SIGHUP, re-reads the rates file; changed rates apply from that moment on.

@@ -9,8 +9,10 @@ import ServiceLifecycle
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "agent", abstract: "Run an agent: offer this machine's capacity and run tasks.")
 
-    @Option(help: "Coordinator URL (env DROVER_COORDINATOR).")
-    var coordinator: String = ProcessInfo.processInfo.environment["DROVER_COORDINATOR"] ?? "http://127.0.0.1:7070"
+    @Option(help: "YAML configuration file. Every setting is a flag, a DROVER_* variable and a file field; flags win, then the environment, then the file (README: Agent settings).")
+    var config: String?
+    @Option(help: "Coordinator URL (env DROVER_COORDINATOR; default http://127.0.0.1:7070).")
+    var coordinator: String?
     @Option(name: .customLong("ca-cert"), help: "PEM CA certificate to trust for an HTTPS coordinator (env DROVER_CA_CERT).")
     var caCert: String?
     @Option(help: "Join token (env DROVER_JOIN_TOKEN).")
@@ -18,11 +20,11 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Node name (default: the host name).")
     var name: String?
     @Option(help: "CPU cores to offer (default: all).")
-    var cpu: Double?
+    var cpu: String?
     @Option(help: "Memory to offer, e.g. 8GiB (default: all).")
     var memory: String?
     @Option(help: "GPUs to offer (default: those nvidia-smi lists).")
-    var gpu: Int?
+    var gpu: String?
     @Option(name: .customLong("label"), help: "A node label k=v (repeatable).")
     var labels: [String] = []
     @Option(help: "Price of one CPU core per hour.")
@@ -33,8 +35,8 @@ struct AgentCommand: AsyncParsableCommand {
     var priceGpuHour: String?
     @Option(help: "Directory for attempts' working directories.")
     var workDir: String?
-    @Option(help: "Time between SIGTERM and SIGKILL when stopping a task, e.g. 10s.")
-    var killGrace: String = "10s"
+    @Option(help: "Time between SIGTERM and SIGKILL when stopping a task, e.g. 10s (default 10s).")
+    var killGrace: String?
     @Option(help: "nvidia-smi to run instead of the one on PATH.")
     var nvidiaSmi: String?
     @Flag(help: "Keep the working directories of attempts that succeeded.")
@@ -51,43 +53,15 @@ struct AgentCommand: AsyncParsableCommand {
         try await group.run()
     }
 
+    /// flags > environment > file > defaults, by the one settings resolver.
     func resolve() throws -> AgentConfiguration {
-        var configuration = AgentConfiguration()
-        configuration.coordinatorURL = coordinator
-        configuration.caCertificate = caCert ?? ProcessInfo.processInfo.environment["DROVER_CA_CERT"]
-        guard let token = joinToken ?? ProcessInfo.processInfo.environment["DROVER_JOIN_TOKEN"], !token.isEmpty else {
-            throw CLIError("a join token is required: pass --join-token or set DROVER_JOIN_TOKEN")
-        }
-        configuration.joinToken = token
-        configuration.name = name
-        if let cpu { guard cpu > 0 else { throw CLIError("--cpu must be more than 0") }; configuration.cpu = cpu }
-        if let memory {
-            guard let bytes = Quantity.parseSize(memory), bytes > 0 else { throw CLIError("--memory: '\(memory)' is not a size such as 8GiB") }
-            configuration.memoryBytes = bytes
-        }
-        if let gpu { guard gpu >= 0 else { throw CLIError("--gpu must not be negative") }; configuration.gpus = gpu }
-        for label in labels {
-            guard let constraint = Constraint(parsing: label), constraint.op == .equal else { throw CLIError("--label: '\(label)' is not k=v") }
-            configuration.labels[constraint.key] = constraint.value
-        }
-        func price(_ text: String?, _ flag: String) throws -> Decimal {
-            guard let text else { return 0 }
-            guard let value = Decimal(string: text), value >= 0 else { throw CLIError("\(flag): '\(text)' is not a non-negative number") }
-            return value
-        }
-        configuration.prices = PriceRates(cpuHour: try price(priceCpuHour, "--price-cpu-hour"),
-                                          memoryGiBHour: try price(priceMemoryGibHour, "--price-memory-gib-hour"),
-                                          gpuHour: try price(priceGpuHour, "--price-gpu-hour"))
-        if let workDir { configuration.workDirectory = workDir }
-        guard let grace = Quantity.parseDuration(killGrace) else { throw CLIError("--kill-grace: '\(killGrace)' is not a duration") }
-        configuration.killGrace = .milliseconds(grace)
-        configuration.nvidiaSmi = nvidiaSmi
-        configuration.keepWorkDirectories = keepWorkDirs
-        if let disconnectGrace {
-            guard let ms = Quantity.parseDuration(disconnectGrace), ms > 0 else { throw CLIError("--disconnect-grace: '\(disconnectGrace)' is not a duration") }
-            configuration.disconnectGrace = .milliseconds(ms)
-        }
-        configuration.checkpointRoot = checkpointDir
-        return configuration
+        let given: [(String, String?)] = [
+            ("coordinator", coordinator), ("join-token", joinToken), ("ca-cert", caCert), ("name", name), ("cpu", cpu),
+            ("memory", memory), ("gpu", gpu), ("label", labels.isEmpty ? nil : labels.joined(separator: "\n")),
+            ("price-cpu-hour", priceCpuHour), ("price-memory-gib-hour", priceMemoryGibHour), ("price-gpu-hour", priceGpuHour),
+            ("work-dir", workDir), ("checkpoint-dir", checkpointDir), ("kill-grace", killGrace), ("disconnect-grace", disconnectGrace),
+            ("nvidia-smi", nvidiaSmi), ("keep-work-dirs", keepWorkDirs ? "true" : nil),
+        ]
+        return try resolveSettings(AgentConfiguration.self, given: given, file: config)
     }
 }

@@ -5,7 +5,6 @@ import DroverCore
 import Foundation
 import Logging
 import ServiceLifecycle
-import Yams
 
 struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "coordinator", abstract: "Run the coordinator: the API and the only owner of state.")
@@ -59,17 +58,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// flags > environment > file > defaults, by the coordinator's one resolver.
+    /// flags > environment > file > defaults, by the one settings resolver.
     func resolve() throws -> CoordinatorConfiguration {
-        var file: [String: JSONValue]?
-        if let config {
-            let text: String
-            do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
-                throw CLIError("cannot read the configuration file \(config): \((error as NSError).localizedDescription)")
-            }
-            guard case .object(let fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(config): expected a mapping") }
-            file = fields
-        }
         let given: [(String, String?)] = [
             ("listen", listen), ("data", data), ("admin-token", adminToken), ("join-token", joinToken),
             ("heartbeat-interval", heartbeatInterval), ("lease-ttl", leaseTtl), ("max-poll-wait", maxPollWait),
@@ -77,11 +67,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
             ("currency", currency), ("rates", rates), ("cost-interval", costInterval), ("reserve-after", reserveAfter),
             ("placement", placement), ("store-outage-limit", storeOutageLimit),
         ]
-        let flags = given.reduce(into: [String: String]()) { flags, pair in if let value = pair.1 { flags[pair.0] = value } }
-        do {
-            return try CoordinatorConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment, file: file, fileName: config)
-        } catch {
-            throw CLIError(error.description)
-        }
+        return try resolveSettings(CoordinatorConfiguration.self, given: given, file: config)
     }
 }

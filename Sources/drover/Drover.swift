@@ -1,4 +1,5 @@
 import ArgumentParser
+import DroverAPI
 import DroverClient
 import Foundation
 import Logging
@@ -15,10 +16,10 @@ struct Drover: AsyncParsableCommand {
         ])
 }
 
-/// Options every client command takes.
+/// Options every client command takes (README: Client settings).
 struct ClientOptions: ParsableArguments {
-    @Option(name: .long, help: "Coordinator URL (env DROVER_COORDINATOR).")
-    var coordinator: String = ProcessInfo.processInfo.environment["DROVER_COORDINATOR"] ?? "http://127.0.0.1:7070"
+    @Option(name: .long, help: "Coordinator URL (env DROVER_COORDINATOR; default http://127.0.0.1:7070).")
+    var coordinator: String?
 
     @Option(name: .long, help: "Bearer token (env DROVER_TOKEN).")
     var token: String?
@@ -26,11 +27,22 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("ca-cert"), help: "PEM CA certificate to trust for an HTTPS coordinator (env DROVER_CA_CERT).")
     var caCert: String?
 
-    var resolvedToken: String? { token ?? ProcessInfo.processInfo.environment["DROVER_TOKEN"] }
-
-    /// The API client these options describe.
+    /// The API client these options describe: flags > environment > defaults.
     func api() throws -> DroverClient {
-        try DroverClient(baseURL: coordinator, token: resolvedToken, caCertificate: caCert ?? ProcessInfo.processInfo.environment["DROVER_CA_CERT"])
+        try resolveSettings(ClientConfiguration.self, given: [("coordinator", coordinator), ("token", token), ("ca-cert", caCert)], file: nil).client()
+    }
+}
+
+/// Resolves a command's settings from the flags given, the process environment and the
+/// `--config` file, by the one resolver (`Settings.resolve`), then validates them once.
+func resolveSettings<C: ResolvableConfiguration>(_ type: C.Type, given: [(String, String?)], file path: String?) throws -> C {
+    let flags = given.reduce(into: [String: String]()) { flags, pair in if let value = pair.1 { flags[pair.0] = value } }
+    do {
+        var file: [String: JSONValue]?
+        if let path { file = try C.settings.loadFile(path) }
+        return try C.resolve(flags: flags, environment: ProcessInfo.processInfo.environment, file: file, fileName: path)
+    } catch {
+        throw CLIError(error.description)
     }
 }
 

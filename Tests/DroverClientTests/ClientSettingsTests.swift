@@ -1,0 +1,38 @@
+import DroverAPI
+import Foundation
+import Testing
+@testable import DroverClient
+
+/// The client commands' settings, by the one resolver: flags > environment > defaults.
+@Suite struct ClientSettingsTests {
+    @Test func aFlagBeatsTheEnvironmentWhichBeatsTheDefault() throws {
+        let environment = ["DROVER_COORDINATOR": "http://env.internal:7070", "DROVER_TOKEN": "from-env"]
+        let configuration = try ClientConfiguration.resolve(flags: ["token": "from-flag"], environment: environment)
+        #expect(configuration.token == "from-flag")                         // flag
+        #expect(configuration.coordinatorURL == "http://env.internal:7070") // environment
+        #expect(configuration.caCertificate == nil)                         // default
+        #expect(try ClientConfiguration.resolve(flags: [:], environment: [:]).coordinatorURL == "http://127.0.0.1:7070")
+    }
+
+    @Test func theContractsNamesAreTheSettingsNames() {
+        // DESIGN.md: --coordinator (DROVER_COORDINATOR), --token (DROVER_TOKEN); README: --ca-cert (DROVER_CA_CERT).
+        #expect(ClientConfiguration.settings.map { "\($0.flag)=\($0.environment)" }
+                == ["coordinator=DROVER_COORDINATOR", "token=DROVER_TOKEN", "ca-cert=DROVER_CA_CERT"])
+    }
+
+    @Test func aBadValueNamesWhereItCameFrom() {
+        #expect(throws: ConfigurationError("DROVER_COORDINATOR: '127.0.0.1:7070' is not an http or https URL such as http://127.0.0.1:7070")) {
+            try ClientConfiguration.resolve(flags: [:], environment: ["DROVER_COORDINATOR": "127.0.0.1:7070"])
+        }
+        #expect(throws: ConfigurationError("--team is not a client setting")) {
+            try ClientConfiguration.resolve(flags: ["team": "ml"], environment: [:])
+        }
+    }
+
+    @Test func theReadmeListsEverySettingInOneTable() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains(ClientConfiguration.settingsTable),
+                "README.md's client settings table is out of date; paste ClientConfiguration.settingsTable:\n\(ClientConfiguration.settingsTable)")
+    }
+}
