@@ -21,7 +21,7 @@ extension ClusterQueries {
 
     /// Ledger totals over `since..<until`, grouped, with job and node names.
     func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> CostReportView {
-        let lines = try await cluster.store.costReport(by: grouping, since: since, until: until, team: team)
+        let lines = try await fromStore { try await $0.costReport(by: grouping, since: since, until: until, team: team) }
         let (names, teams, currency) = cluster.state.withLock { state -> ([String: String], [String: String], String) in
             var names: [String: String] = [:]
             var teams: [String: String] = [:]
@@ -58,12 +58,12 @@ extension ClusterQueries {
 
     /// Ledger rows, oldest first, optionally of one attempt or one team, after row `after`.
     func ledger(attempt: AttemptID?, team: String?, after: Int64, limit: Int) async throws -> [LedgerEntryView] {
-        try await cluster.store.ledger(attempt: attempt, team: team, after: after, limit: limit).map(Cluster.view(of:))
+        try await fromStore { try await $0.ledger(attempt: attempt, team: team, after: after, limit: limit) }.map(Cluster.view(of:))
     }
 
     /// Budget alerts, most recent `limit`, oldest first, of one team or all.
     func alerts(team: String?, limit: Int) async throws -> [AlertView] {
-        try await cluster.store.alerts(team: team, limit: limit).map(Cluster.view(of:))
+        try await fromStore { try await $0.alerts(team: team, limit: limit) }.map(Cluster.view(of:))
     }
 }
 

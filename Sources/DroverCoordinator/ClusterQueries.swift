@@ -12,8 +12,20 @@ import Foundation
 struct ClusterQueries: Sendable {
     let cluster: Cluster
 
-    private var store: any Store { cluster.store }
     private var clock: any WallClock { cluster.clock }
+
+    /// Reads the store. A read that fails is the store being unavailable (503 with
+    /// `Retry-After`), not a fault of the request: logged, and said so.
+    func fromStore<T>(_ read: (any Store) async throws -> T) async throws -> T {
+        do {
+            return try await read(cluster.store)
+        } catch let error as StoreUnavailable {
+            throw error
+        } catch {
+            cluster.logger.error("store read failed", metadata: ["error": "\(error)"])
+            throw StoreUnavailable(cause: "a read failed: \(error)", retryAfterSeconds: 1)
+        }
+    }
 
     private func read<T>(_ body: (borrowing ClusterState) -> T) -> T {
         cluster.state.withLock { state in body(state) }
@@ -23,7 +35,7 @@ struct ClusterQueries: Sendable {
 
     /// Jobs matching the filters, newest first, below `before` (the last id of the previous page).
     func jobs(team: String?, state jobState: JobState?, before: JobID?, limit: Int) async throws -> [JobView] {
-        let ids = try await store.jobIDs(team: team, state: jobState, before: before, limit: limit)
+        let ids = try await fromStore { try await $0.jobIDs(team: team, state: jobState, before: before, limit: limit) }
         let now = clock.now()
         return read { state in
             // A change that is not yet durable may have moved a job out of the filter: memory is newer.
@@ -41,11 +53,11 @@ struct ClusterQueries: Sendable {
             let (active, names) = read { state in
                 (state.activeAttempts.filter { $0.value.task.job == id }, state.nodes.mapValues(\.record.name))
             }
-            let attempts = try await store.attempts(of: id).map { active[$0.id] ?? $0 }
+            let attempts = try await fromStore { try await $0.attempts(of: id) }.map { active[$0.id] ?? $0 }
             view.attempts = attempts.map { Cluster.view(of: $0, nodeName: names[$0.node] ?? $0.node.description) }
         }
         if eventLimit > 0 {
-            let (events, total) = try await store.events(of: id, limit: eventLimit)
+            let (events, total) = try await fromStore { try await $0.events(of: id, limit: eventLimit) }
             view.events = events.map(Cluster.view(of:))
             view.eventsTotal = total
         }
@@ -74,12 +86,12 @@ struct ClusterQueries: Sendable {
         guard index < found.taskCount else {
             throw APIError.badRequest("job \(job) has tasks 0...\(found.taskCount - 1)", field: "task")
         }
-        return TaskLogs(attempts: try await store.attempts(of: TaskRef(job: job, index: index)), taskFinished: found.finished)
+        return TaskLogs(attempts: try await fromStore { try await $0.attempts(of: TaskRef(job: job, index: index)) }, taskFinished: found.finished)
     }
 
     /// Up to 1 MiB of an attempt's output from `offset`, and whether the attempt still runs.
     func log(of attempt: AttemptID, from offset: Int64) async throws -> (bytes: [UInt8], running: Bool) {
-        let bytes = try await store.log(of: attempt, from: offset, maxBytes: 1 << 20)
+        let bytes = try await fromStore { try await $0.log(of: attempt, from: offset, maxBytes: 1 << 20) }
         return (bytes, read { $0.activeAttempts[attempt] != nil })
     }
 

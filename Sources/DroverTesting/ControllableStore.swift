@@ -3,10 +3,12 @@ import DroverStore
 import Synchronization
 
 /// An in-memory store a test can break: refuse writes (a full disk, a database failing over)
-/// or hold writes at a gate to order requests around a commit.
+/// refuse the reads of history (a database that answers nothing), or hold writes at a gate to
+/// order requests around a commit.
 public final class ControllableStore: Store {
     private struct Control {
         var refuseWrites = false
+        var refuseReads = false
         var gateClosed = false
         var held: [CheckedContinuation<Void, Never>] = []
         var refused = 0
@@ -20,6 +22,12 @@ public final class ControllableStore: Store {
 
     /// Refuse (or take again) every write.
     public func refuseWrites(_ refuse: Bool) { control.withLock { $0.refuseWrites = refuse } }
+    /// Refuse (or answer again) every read but `load()`.
+    public func refuseReads(_ refuse: Bool) { control.withLock { $0.refuseReads = refuse } }
+    private func read<T>(_ body: () async throws -> T) async throws -> T {
+        guard !control.withLock({ $0.refuseReads }) else { throw ControllableStoreError("read refused (database unreachable)") }
+        return try await body()
+    }
     /// Holds every write from now on until ``openGate()``.
     public func closeGate() { control.withLock { $0.gateClosed = true } }
     /// Lets held writes and every later one through.
@@ -55,25 +63,25 @@ public final class ControllableStore: Store {
 
     public func load() async throws -> StoredState { try await inner.load() }
 
-    public func attempts(of job: JobID) async throws -> [AttemptRecord] { try await inner.attempts(of: job) }
-    public func attempts(of task: TaskRef) async throws -> [AttemptRecord] { try await inner.attempts(of: task) }
-    public func attempt(_ id: AttemptID) async throws -> AttemptRecord? { try await inner.attempt(id) }
-    public func events(of job: JobID, limit: Int) async throws -> (events: [Event], total: Int) { try await inner.events(of: job, limit: limit) }
-    public func nodeEvents(limit: Int) async throws -> [Event] { try await inner.nodeEvents(limit: limit) }
+    public func attempts(of job: JobID) async throws -> [AttemptRecord] { try await read { try await inner.attempts(of: job) } }
+    public func attempts(of task: TaskRef) async throws -> [AttemptRecord] { try await read { try await inner.attempts(of: task) } }
+    public func attempt(_ id: AttemptID) async throws -> AttemptRecord? { try await read { try await inner.attempt(id) } }
+    public func events(of job: JobID, limit: Int) async throws -> (events: [Event], total: Int) { try await read { try await inner.events(of: job, limit: limit) } }
+    public func nodeEvents(limit: Int) async throws -> [Event] { try await read { try await inner.nodeEvents(limit: limit) } }
     public func log(of attempt: AttemptID, from offset: Int64, maxBytes: Int) async throws -> [UInt8] {
-        try await inner.log(of: attempt, from: offset, maxBytes: maxBytes)
+        try await read { try await inner.log(of: attempt, from: offset, maxBytes: maxBytes) }
     }
     public func costReport(by grouping: CostGrouping, since: Timestamp, until: Timestamp, team: String?) async throws -> [CostLine] {
-        try await inner.costReport(by: grouping, since: since, until: until, team: team)
+        try await read { try await inner.costReport(by: grouping, since: since, until: until, team: team) }
     }
     public func ledger(attempt: AttemptID?, team: String?, after: Int64, limit: Int) async throws -> [LedgerEntry] {
-        try await inner.ledger(attempt: attempt, team: team, after: after, limit: limit)
+        try await read { try await inner.ledger(attempt: attempt, team: team, after: after, limit: limit) }
     }
-    public func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? { try await inner.ledgerEntry(id) }
+    public func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? { try await read { try await inner.ledgerEntry(id) } }
     public func jobIDs(team: String?, state: JobState?, before: JobID?, limit: Int) async throws -> [JobID] {
-        try await inner.jobIDs(team: team, state: state, before: before, limit: limit)
+        try await read { try await inner.jobIDs(team: team, state: state, before: before, limit: limit) }
     }
-    public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] { try await inner.alerts(team: team, limit: limit) }
+    public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] { try await read { try await inner.alerts(team: team, limit: limit) } }
 }
 
 /// What a ``ControllableStore`` throws when told to fail.

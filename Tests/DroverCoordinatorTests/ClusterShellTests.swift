@@ -270,4 +270,27 @@ import Testing
             }
         }
     }
+
+    @Test func aStoreThatCannotBeReadAnswers503NotAnInternalError() async throws {
+        let store = ControllableStore()
+        var configuration = CoordinatorConfiguration()
+        configuration.adminToken = "admin"
+        configuration.joinToken = "join"
+        let coordinator = try await buildCoordinator(configuration: configuration, store: store, clock: ManualClock(), logger: ClusterShellTests.quiet)
+        let admin: HTTPFields = [.authorization: "Bearer admin"]
+        try await coordinator.application.test(.router) { client in
+            store.refuseReads(true)
+            for uri in ["/v1/jobs", "/v1/ledger", "/v1/alerts", "/v1/cost"] {
+                try await client.execute(uri: uri, method: .get, headers: admin) { response in
+                    #expect(response.status == .serviceUnavailable, "\(uri)")
+                    #expect(response.headers[.retryAfter] == "1", "\(uri)")
+                    #expect(String(buffer: response.body).contains("a read failed"), "\(uri): \(String(buffer: response.body))")
+                }
+            }
+            store.refuseReads(false)
+            try await client.execute(uri: "/v1/jobs", method: .get, headers: admin) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
 }
