@@ -1,3 +1,4 @@
+import DroverCore
 import Foundation
 
 // MARK: - Quotas
@@ -43,19 +44,19 @@ public struct QuotaView: Codable, Hashable, Sendable {
 public struct TokenCreateRequest: Codable, Hashable, Sendable {
     public var team: String
     /// submitter | reader
-    public var role: String
-    public init(team: String, role: String) { (self.team, self.role) = (team, role) }
+    public var role: TokenRole
+    public init(team: String, role: TokenRole) { (self.team, self.role) = (team, role) }
 }
 
 /// A token without its secret.
 public struct TokenView: Codable, Hashable, Sendable {
     public var id: String
-    public var role: String
+    public var role: TokenRole
     public var team: String?
     public var createdAt: String
     public var createdBy: String
     public var revokedAt: String?
-    public init(id: String, role: String, team: String?, createdAt: String, createdBy: String, revokedAt: String?) {
+    public init(id: String, role: TokenRole, team: String?, createdAt: String, createdBy: String, revokedAt: String?) {
         (self.id, self.role, self.team, self.createdAt, self.createdBy, self.revokedAt) = (id, role, team, createdAt, createdBy, revokedAt)
     }
 }

@@ -1,3 +1,4 @@
+import DroverCore
 import Foundation
 
 // The agent protocol: registration, polls, heartbeats and reports.
@@ -141,15 +142,16 @@ public struct ReportBatch: Codable, Hashable, Sendable {
 
 public struct ReportView: Codable, Hashable, Sendable {
     public var attemptId: String
-    /// succeeded | failed | timed_out | cancelled | preempted
-    public var outcome: String
+    /// succeeded | failed | timed_out | cancelled | preempted; the coordinator refuses
+    /// `running` and `lost` (which only it decides) in that report's verdict.
+    public var outcome: AttemptState
     public var exitCode: Int32?
     public var signal: Int32?
     public var wallMs: Int64?
     public var peakRssBytes: Int64?
     public var progress: JSONValue?
     public var reason: String?
-    public init(attemptId: String, outcome: String, exitCode: Int32?, signal: Int32?, wallMs: Int64?, peakRssBytes: Int64?,
+    public init(attemptId: String, outcome: AttemptState, exitCode: Int32?, signal: Int32?, wallMs: Int64?, peakRssBytes: Int64?,
                 progress: JSONValue?, reason: String?) {
         self.attemptId = attemptId
         self.outcome = outcome
@@ -159,6 +161,30 @@ public struct ReportView: Codable, Hashable, Sendable {
         self.peakRssBytes = peakRssBytes
         self.progress = progress
         self.reason = reason
+    }
+
+    /// The outcomes an agent may report.
+    public static let reportable: [AttemptState] = [.succeeded, .failed, .timedOut, .cancelled, .preempted]
+
+    private enum CodingKeys: String, CodingKey { case attemptId, outcome, exitCode, signal, wallMs, peakRssBytes, progress, reason }
+
+    /// Like the synthesized decoder, except that an unknown outcome is refused naming the
+    /// reportable ones. `running` and `lost` decode, so that the coordinator refuses such a
+    /// report on its own (an `invalid` verdict) instead of the whole batch.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let text = try container.decode(String.self, forKey: .outcome)
+        guard let outcome = AttemptState(rawValue: text) else {
+            throw DecodingError.dataCorruptedError(forKey: .outcome, in: container, debugDescription:
+                "\"\(text)\" is not one of \(Self.reportable.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.init(attemptId: try container.decode(String.self, forKey: .attemptId), outcome: outcome,
+                  exitCode: try container.decodeIfPresent(Int32.self, forKey: .exitCode),
+                  signal: try container.decodeIfPresent(Int32.self, forKey: .signal),
+                  wallMs: try container.decodeIfPresent(Int64.self, forKey: .wallMs),
+                  peakRssBytes: try container.decodeIfPresent(Int64.self, forKey: .peakRssBytes),
+                  progress: try container.decodeIfPresent(JSONValue.self, forKey: .progress),
+                  reason: try container.decodeIfPresent(String.self, forKey: .reason))
     }
 }
 
@@ -172,13 +198,12 @@ public struct ReportResults: Codable, Hashable, Sendable {
     }
 }
 
-/// What became of one report: `accepted`, `duplicate` (already committed the same way),
-/// `stale` (the lease is gone: 409 semantics), `forbidden` (not this agent's attempt), `invalid`.
+/// What became of one report (see `ReportVerdict`).
 public struct ReportResultView: Codable, Hashable, Sendable {
     public var attemptId: String
-    public var status: String
+    public var status: ReportVerdict
     public var detail: String?
-    public init(attemptId: String, status: String, detail: String?) {
+    public init(attemptId: String, status: ReportVerdict, detail: String?) {
         (self.attemptId, self.status, self.detail) = (attemptId, status, detail)
     }
 }

@@ -1,3 +1,4 @@
+import DroverCore
 import Foundation
 
 // MARK: - Cost
@@ -6,7 +7,7 @@ import Foundation
 public struct BudgetView: Codable, Hashable, Sendable {
     public var amount: Decimal
     /// `day`, `week` or `month` (calendar periods in UTC).
-    public var period: String
+    public var period: BudgetPeriod
     /// Percent of the budget at which an alert is raised.
     public var softPercent: Int
     /// Whether running attempts are stopped at 100 %.
@@ -17,7 +18,7 @@ public struct BudgetView: Codable, Hashable, Sendable {
     public var periodStart: String
     public var resets: String
     public var currency: String
-    public init(amount: Decimal, period: String, softPercent: Int, hardStop: Bool, spent: Decimal, remaining: Decimal, periodStart: String,
+    public init(amount: Decimal, period: BudgetPeriod, softPercent: Int, hardStop: Bool, spent: Decimal, remaining: Decimal, periodStart: String,
                 resets: String, currency: String) {
         self.amount = amount
         self.period = period
@@ -113,13 +114,13 @@ public struct CostEstimateView: Codable, Hashable, Sendable {
 public struct AlertView: Codable, Hashable, Sendable {
     public var team: String
     /// `soft` (the threshold) or `exhausted` (100 %).
-    public var level: String
+    public var level: BudgetAlert.Level
     public var at: String
     public var periodStart: String
     public var spent: Decimal
     public var budget: Decimal
     public var message: String
-    public init(team: String, level: String, at: String, periodStart: String, spent: Decimal, budget: Decimal, message: String) {
+    public init(team: String, level: BudgetAlert.Level, at: String, periodStart: String, spent: Decimal, budget: Decimal, message: String) {
         (self.team, self.level, self.at, self.periodStart, self.spent, self.budget, self.message) = (team, level, at, periodStart, spent, budget, message)
     }
 }
@@ -132,7 +133,7 @@ public struct LedgerEntryView: Codable, Hashable, Sendable {
     public var jobId: String
     public var nodeId: String
     /// `cpu`, `memory` or `gpu`.
-    public var resource: String
+    public var resource: CostResource
     /// Cores, GiB or GPUs held.
     public var quantity: Decimal
     /// Per cpu-hour, GiB-hour or gpu-hour.
@@ -143,7 +144,7 @@ public struct LedgerEntryView: Codable, Hashable, Sendable {
     /// The row this one cancels, for a correction.
     public var reverses: String?
     public var note: String?
-    public init(id: String, attemptId: String, team: String, jobId: String, nodeId: String, resource: String, quantity: Decimal, rate: Decimal,
+    public init(id: String, attemptId: String, team: String, jobId: String, nodeId: String, resource: CostResource, quantity: Decimal, rate: Decimal,
                 amount: Decimal, from: String, to: String, reverses: String?, note: String?) {
         self.id = id
         self.attemptId = attemptId

@@ -1,3 +1,4 @@
+import DroverCore
 import Foundation
 
 // The JSON bodies of the /v1 API. Field names are part of the user-facing contract.
@@ -25,8 +26,8 @@ public struct JobView: Codable, Hashable, Sendable {
     public var id: String
     public var name: String
     public var team: String
-    public var kind: String
-    public var state: String
+    public var kind: JobKind
+    public var state: JobState
     public var priority: Int
     public var tasks: TaskCounts
     public var command: [String]
@@ -52,7 +53,7 @@ public struct JobView: Codable, Hashable, Sendable {
     public var events: [EventView]?
     public var eventsTotal: Int?
 
-    public init(id: String, name: String, team: String, kind: String, state: String, priority: Int, tasks: TaskCounts,
+    public init(id: String, name: String, team: String, kind: JobKind, state: JobState, priority: Int, tasks: TaskCounts,
                 command: [String], resources: ResourcesView, submittedAt: String, startedAt: String?, endedAt: String?,
                 submittedBy: String, reason: String?, pendingReason: String?, cost: Decimal, progress: JSONValue?,
                 attempts: [AttemptView]? = nil, events: [EventView]? = nil, eventsTotal: Int? = nil) {
@@ -78,7 +79,8 @@ public struct JobView: Codable, Hashable, Sendable {
         self.eventsTotal = eventsTotal
     }
 
-    public var isFinished: Bool { ["succeeded", "failed", "cancelled"].contains(state) }
+    /// Whether the job has ended (succeeded, failed or cancelled).
+    public var isFinished: Bool { state.isTerminal }
 }
 
 /// One attempt of one task.
@@ -88,7 +90,8 @@ public struct AttemptView: Codable, Hashable, Sendable {
     public var task: Int
     public var attempt: Int
     public var node: String
-    public var outcome: String
+    /// `running` while the attempt holds its lease.
+    public var outcome: AttemptState
     public var exitCode: Int32?
     public var signal: Int32?
     public var startedAt: String
@@ -99,7 +102,7 @@ public struct AttemptView: Codable, Hashable, Sendable {
     public var progress: JSONValue?
     public var reason: String?
 
-    public init(id: String, task: Int, attempt: Int, node: String, outcome: String, exitCode: Int32?, signal: Int32?, startedAt: String,
+    public init(id: String, task: Int, attempt: Int, node: String, outcome: AttemptState, exitCode: Int32?, signal: Int32?, startedAt: String,
                 endedAt: String?, peakRssBytes: Int64?, cost: Decimal, gpus: [Int], progress: JSONValue?, reason: String?) {
         self.id = id
         self.task = task
@@ -135,7 +138,7 @@ public struct EventView: Codable, Hashable, Sendable {
 public struct NodeView: Codable, Hashable, Sendable {
     public var id: String
     public var name: String
-    public var state: String
+    public var state: NodeState
     public var labels: [String: String]
     public var capacity: ResourcesView
     public var allocated: ResourcesView
@@ -148,7 +151,7 @@ public struct NodeView: Codable, Hashable, Sendable {
     public var drainDeadline: String?
     /// Hourly rates in force on the node.
     public var prices: PriceRates?
-    public init(id: String, name: String, state: String, labels: [String: String], capacity: ResourcesView, allocated: ResourcesView,
+    public init(id: String, name: String, state: NodeState, labels: [String: String], capacity: ResourcesView, allocated: ResourcesView,
                 free: ResourcesView, gpuIndices: [Int], runningTasks: Int, lastHeartbeat: String, registeredAt: String) {
         self.id = id
         self.name = name

@@ -50,7 +50,7 @@ struct AttemptOutcome: Sendable, Equatable {
         return .failed(exitCode: exit.exitCode, signal: exit.signal)
     }
 
-    /// The outcome in the domain's terms (the wire's strings are made from it in one place).
+    /// The outcome in the domain's terms, which is also what the report carries on the wire.
     var state: AttemptState {
         switch ending {
         case .succeeded: .succeeded

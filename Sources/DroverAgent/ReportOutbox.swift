@@ -88,7 +88,7 @@ final class ReportOutbox: Sendable {
                 contact.noteContact()
                 backoff.reset()
                 if let leases = results.leases { onLeases(leases) }
-                for result in results.results where !result.verdict.isCommitted {
+                for result in results.results where !result.status.isCommitted {
                     logger.warning("report refused", metadata: ["attempt.id": "\(result.attemptId)", "status": "\(result.status)", "detail": "\(result.detail ?? "")"])
                 }
             } catch {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DroverAPI
+import DroverCore
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -130,7 +131,7 @@ public struct DroverClient: Sendable {
     // MARK: - Tokens
 
     /// Creates a team token (admin only); the answer holds the secret, shown only this once.
-    public func createToken(team: String, role: String) async throws -> TokenCreated {
+    public func createToken(team: String, role: TokenRole) async throws -> TokenCreated {
         try await send(.POST, "/v1/tokens", body: TokenCreateRequest(team: team, role: role))
     }
 

@@ -103,6 +103,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case .typeMismatch(let type, _): "expected \(type)"
         case .valueNotFound(let type, _): "a value of type \(type) is required"
         case .keyNotFound(let key, _): "field '\(key.stringValue)' is required"
+        // With a path, the JSON parsed and one value was refused (an enum's unknown string:
+        // `"exploded" is not one of …`); without one, the body is not JSON.
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty: context.debugDescription
         case .dataCorrupted(let context): "malformed JSON: \(context.debugDescription)"
         @unknown default: "malformed request body"
         }

@@ -60,13 +60,13 @@ extension Cluster {
     }
 
     static func view(of status: BudgetStatus, currency: String) -> BudgetView {
-        BudgetView(amount: money(status.budget.amountMicros), period: status.budget.period.rawValue, softPercent: status.budget.softPercent,
+        BudgetView(amount: money(status.budget.amountMicros), period: status.budget.period, softPercent: status.budget.softPercent,
                    hardStop: status.budget.hardStop, spent: money(status.spentMicros), remaining: money(status.remainingMicros),
                    periodStart: status.periodStart.description, resets: status.resets.description, currency: currency)
     }
 
     static func view(of alert: BudgetAlert) -> AlertView {
-        AlertView(team: alert.team, level: alert.level.rawValue, at: WireTime.format(milliseconds: alert.at.milliseconds),
+        AlertView(team: alert.team, level: alert.level, at: WireTime.format(milliseconds: alert.at.milliseconds),
                   periodStart: CivilDate(day: alert.periodStartDay).description, spent: money(alert.spentMicros), budget: money(alert.budgetMicros),
                   message: alert.message)
     }
@@ -79,7 +79,7 @@ extension Cluster {
         }
         return LedgerEntryView(
             id: String(entry.id), attemptId: entry.attempt.description, team: entry.team, jobId: entry.job.description, nodeId: entry.node.description,
-            resource: entry.resource.rawValue, quantity: Decimal(entry.quantity) / perUnit, rate: money(entry.rateMicros), amount: money(entry.amountMicros),
+            resource: entry.resource, quantity: Decimal(entry.quantity) / perUnit, rate: money(entry.rateMicros), amount: money(entry.amountMicros),
             from: WireTime.format(milliseconds: entry.from.milliseconds), to: WireTime.format(milliseconds: entry.to.milliseconds),
             reverses: entry.reverses.map(String.init), note: entry.note)
     }

@@ -18,7 +18,7 @@ extension Cluster {
             if let latest = running.max(by: { $0.id < $1.id })?.progress { progress = decodeProgress(latest) }
         }
         var view = JobView(
-            id: record.id.description, name: spec.name, team: spec.team, kind: spec.kind.rawValue, state: record.state.rawValue,
+            id: record.id.description, name: spec.name, team: spec.team, kind: spec.kind, state: record.state,
             priority: spec.priority, tasks: counts, command: spec.command, resources: view(of: spec.resources),
             submittedAt: WireTime.format(milliseconds: record.submittedAt.milliseconds),
             startedAt: record.startedAt.map { WireTime.format(milliseconds: $0.milliseconds) },
@@ -80,7 +80,7 @@ extension Cluster {
 
     static func view(of attempt: AttemptRecord, nodeName: String) -> AttemptView {
         AttemptView(
-            id: attempt.id.description, task: attempt.task.index, attempt: attempt.number, node: nodeName, outcome: attempt.state.rawValue,
+            id: attempt.id.description, task: attempt.task.index, attempt: attempt.number, node: nodeName, outcome: attempt.state,
             exitCode: attempt.exitCode, signal: attempt.signal, startedAt: WireTime.format(milliseconds: attempt.startedAt.milliseconds),
             endedAt: attempt.endedAt.map { WireTime.format(milliseconds: $0.milliseconds) }, peakRssBytes: attempt.peakRSSBytes,
             cost: money(attempt.costMicros ?? 0), gpus: attempt.gpuIndices, progress: attempt.progress.flatMap(decodeProgress), reason: attempt.reason)
@@ -93,7 +93,7 @@ extension Cluster {
 
     static func view(of node: ClusterState.NodeRuntime) -> NodeView {
         var view = NodeView(
-            id: node.record.id.description, name: node.record.name, state: node.record.state.rawValue, labels: node.record.labels,
+            id: node.record.id.description, name: node.record.name, state: node.record.state, labels: node.record.labels,
             capacity: view(of: node.record.capacity), allocated: view(of: node.allocated), free: view(of: node.free),
             gpuIndices: node.record.gpuIndices, runningTasks: node.active.count,
             lastHeartbeat: WireTime.format(milliseconds: node.lastSeen.milliseconds),

@@ -182,11 +182,14 @@ public final class Cluster: Sendable {
         var parsed: [(position: Int, report: AttemptReport)] = []
         for (position, view) in reports.enumerated() {
             guard let raw = Int64(view.attemptId) else {
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: "attemptId must be a number")
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .invalid, detail: "attemptId must be a number")
                 continue
             }
-            guard let outcome = AttemptState(rawValue: view.outcome), outcome != .running, outcome != .lost else {
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid",
+            // Decoding admits every attempt state; `running` and `lost` are the coordinator's to
+            // decide, so such a report is refused on its own and the rest of the batch stands.
+            let outcome = view.outcome
+            guard outcome != .running, outcome != .lost else {
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .invalid,
                                                       detail: "outcome must be succeeded, failed, timed_out, cancelled or preempted")
                 continue
             }
@@ -207,14 +210,14 @@ public final class Cluster: Sendable {
             let view = reports[position]
             switch result {
             case .accepted:
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "accepted", detail: nil)
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .accepted, detail: nil)
             case .notActive:
                 toCheck.append((position, report.attempt, report))
             case .wrongNode(let owner):
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "forbidden",
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .forbidden,
                                                       detail: "attempt \(report.attempt.rawValue) is leased to node \(owner), not to you")
             case .invalid(let why):
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: "invalid", detail: why)
+                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .invalid, detail: why)
             }
         }
         if !toCheck.isEmpty {
@@ -228,13 +231,13 @@ public final class Cluster: Sendable {
         for (position, id, report) in toCheck {
             let stored = try await store.attempt(id)
             if let stored, stored.node == node, stored.state == report.outcome, stored.exitCode == report.exitCode {
-                verdicts[position] = ReportResultView(attemptId: id.description, status: "duplicate", detail: "already committed as \(stored.state.rawValue)")
+                verdicts[position] = ReportResultView(attemptId: id.description, status: .duplicate, detail: "already committed as \(stored.state.rawValue)")
             } else if let stored, stored.node != node {
-                verdicts[position] = ReportResultView(attemptId: id.description, status: "forbidden", detail: "attempt \(id) was not leased to you")
+                verdicts[position] = ReportResultView(attemptId: id.description, status: .forbidden, detail: "attempt \(id) was not leased to you")
             } else {
                 let why = stored.map { "the lease of attempt \(id) ended as \($0.state.rawValue); this report (\(report.outcome.rawValue)) is stale" }
                     ?? "attempt \(id) does not exist"
-                verdicts[position] = ReportResultView(attemptId: id.description, status: "stale", detail: why)
+                verdicts[position] = ReportResultView(attemptId: id.description, status: .stale, detail: why)
                 staleEvents.append(.appendEvent(Event(subject: "attempt/\(id)", job: stored?.task.job, at: now, from: stored?.state.rawValue,
                                                       to: stored?.state.rawValue ?? "unknown", reason: "refused stale report: \(report.outcome.rawValue)",
                                                       actor: "node/\(node)")))

@@ -79,10 +79,10 @@ extension Routes {
         body.attemptId = id
         let result = try await cluster.report([body], from: node).results[0]
         switch result.status {
-        case "accepted", "duplicate": return try json(result)
-        case "stale": throw APIError.conflict(result.detail ?? "stale report")
-        case "forbidden": throw APIError.forbidden(result.detail ?? "not your attempt")
-        default: throw APIError.badRequest(result.detail ?? "invalid report", field: "outcome")
+        case .accepted, .duplicate: return try json(result)
+        case .stale: throw APIError.conflict(result.detail ?? "stale report")
+        case .forbidden: throw APIError.forbidden(result.detail ?? "not your attempt")
+        case .invalid, .other: throw APIError.badRequest(result.detail ?? "invalid report", field: "outcome")
         }
     }
 

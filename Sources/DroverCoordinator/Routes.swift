@@ -226,7 +226,8 @@ struct Routes {
     @Sendable func createToken(_ request: Request, context: DroverRequestContext) async throws -> Response {
         try requireAdmin(context)
         let body = try await decode(TokenCreateRequest.self, from: request, context: context)
-        guard let role = TokenRole(rawValue: body.role), role == .submitter || role == .reader else {
+        let role = body.role
+        guard role == .submitter || role == .reader else {
             throw APIError.badRequest("role must be submitter or reader", field: "role")
         }
         try JobSpecParser.checkIdentifier(body.team, field: "team", maxLength: 63)
@@ -248,7 +249,7 @@ struct Routes {
     }
 
     static func view(of token: TokenRecord) -> TokenView {
-        TokenView(id: token.id, role: token.role.rawValue, team: token.team, createdAt: WireTime.format(milliseconds: token.createdAt.milliseconds),
+        TokenView(id: token.id, role: token.role, team: token.team, createdAt: WireTime.format(milliseconds: token.createdAt.milliseconds),
                   createdBy: token.createdBy, revokedAt: token.revokedAt.map { WireTime.format(milliseconds: $0.milliseconds) })
     }
 

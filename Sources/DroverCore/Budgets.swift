@@ -20,7 +20,7 @@ public struct Budget: Hashable, Sendable, Codable {
 }
 
 /// A budget's calendar period, in UTC: days start at midnight, weeks on Monday, months on the 1st.
-public enum BudgetPeriod: String, Hashable, Sendable, Codable, CaseIterable {
+public enum BudgetPeriod: String, Hashable, Sendable, CaseIterable {
     case day, week, month
 
     /// The first day (days since 1970-01-01) of the period containing `day`.
@@ -117,7 +117,7 @@ extension Timestamp {
 
 /// A budget alert raised for a team: the soft threshold or the whole budget was reached.
 public struct BudgetAlert: Hashable, Sendable {
-    public enum Level: String, Hashable, Sendable, Codable { case soft, exhausted }
+    public enum Level: String, Hashable, Sendable, CaseIterable { case soft, exhausted }
     public var team: String
     public var level: Level
     public var at: Timestamp

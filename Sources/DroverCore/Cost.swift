@@ -1,5 +1,5 @@
 /// A resource that has a price: CPU cores, GiB of memory, GPUs.
-public enum CostResource: String, Hashable, Sendable, Codable, CaseIterable {
+public enum CostResource: String, Hashable, Sendable, CaseIterable {
     case cpu, memory, gpu
 
     /// How much of this resource `allocation` holds, in its native unit (millicores, bytes, GPUs).

@@ -1,5 +1,5 @@
 /// What a bearer token may do.
-public enum TokenRole: String, Sendable, Codable, CaseIterable {
+public enum TokenRole: String, Sendable, CaseIterable {
     /// Everything.
     case admin
     /// Submit, cancel and read the jobs, logs and cost of one team.

@@ -62,7 +62,7 @@ public final class TestCluster: Sendable {
             try cluster.startAgent(name: "agent-\(index)", arguments: ["--cpu", String(cpu), "--memory", "8GiB", "--gpu", "0"] + agentArguments)
         }
         try await cluster.waitUntil("\(agents) agents registered", timeout: .seconds(20)) {
-            (try? await cluster.client.nodes().filter { $0.state == "ready" }.count) == agents
+            (try? await cluster.client.nodes().filter { $0.state == .ready }.count) == agents
         }
         return cluster
     }

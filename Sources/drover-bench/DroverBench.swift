@@ -85,7 +85,7 @@ struct DroverBench: AsyncParsableCommand {
                         let elapsed = ContinuousClock.now - begin
                         tally.latencies.withLock { $0.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) }
                         let reports = leases.map {
-                            ReportView(attemptId: $0.attemptId, outcome: "succeeded", exitCode: 0, signal: nil, wallMs: 0, peakRssBytes: nil, progress: nil, reason: nil)
+                            ReportView(attemptId: $0.attemptId, outcome: .succeeded, exitCode: 0, signal: nil, wallMs: 0, peakRssBytes: nil, progress: nil, reason: nil)
                         }
                         begin = ContinuousClock.now
                         let answer = try await agent.report(ReportBatch(reports: reports, maxLeases: pollOnly ? nil : leasesPerPoll))
@@ -184,7 +184,7 @@ struct DroverBench: AsyncParsableCommand {
             let leases = try await agent.poll(PollRequest(maxLeases: 1, waitMs: 0)).leases
             latencies.append(Self.milliseconds(ContinuousClock.now - begin))
             _ = try await agent.report(ReportBatch(reports: leases.map {
-                ReportView(attemptId: $0.attemptId, outcome: "succeeded", exitCode: 0, signal: nil, wallMs: 0, peakRssBytes: nil, progress: nil, reason: nil)
+                ReportView(attemptId: $0.attemptId, outcome: .succeeded, exitCode: 0, signal: nil, wallMs: 0, peakRssBytes: nil, progress: nil, reason: nil)
             }))
         }
         let (p50, p99, worst) = Self.percentiles(latencies)

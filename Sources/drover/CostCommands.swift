@@ -45,7 +45,7 @@ struct CostCommand: AsyncParsableCommand {
             let rows = try await client.api().ledger(attempt: attempt, team: team, after: after, limit: limit)
             if output == .json { return try Output.printJSON(rows) }
             print(Output.table(["ID", "ATTEMPT", "TEAM", "JOB", "NODE", "RESOURCE", "QUANTITY", "RATE", "AMOUNT", "FROM", "TO", "NOTE"], rows.map { r in
-                [r.id, r.attemptId, r.team, r.jobId, r.nodeId, r.resource, "\(r.quantity)", "\(r.rate)", "\(r.amount)", Output.time(r.from), Output.time(r.to),
+                [r.id, r.attemptId, r.team, r.jobId, r.nodeId, r.resource.rawValue, "\(r.quantity)", "\(r.rate)", "\(r.amount)", Output.time(r.from), Output.time(r.to),
                  r.reverses.map { "reverses \($0): \(r.note ?? "")" } ?? ""]
             }))
         }
@@ -109,7 +109,7 @@ struct AlertsCommand: AsyncParsableCommand {
         let alerts = try await client.api().alerts(team: team, limit: limit)
         if output == .json { return try Output.printJSON(alerts) }
         print(Output.table(["AT", "TEAM", "LEVEL", "SPENT", "BUDGET", "MESSAGE"], alerts.map {
-            [Output.time($0.at), $0.team, $0.level, Output.money($0.spent), Output.money($0.budget), $0.message]
+            [Output.time($0.at), $0.team, $0.level.rawValue, Output.money($0.spent), Output.money($0.budget), $0.message]
         }))
     }
 }

@@ -92,7 +92,7 @@ struct DemoCommand: AsyncParsableCommand {
             let final = try await JobWatcher(client: client).follow(submitted.id, json: false)
             jobs.append(final)
             try await summarize(final, client: client)
-            guard final.state == "succeeded" else {
+            guard final.state == .succeeded else {
                 throw CLIError("job \(final.id) ended \(final.state): \(final.reason ?? ""); see `drover logs` with --keep")
             }
         }
@@ -114,7 +114,7 @@ struct DemoCommand: AsyncParsableCommand {
         let attempts = job.attempts ?? []
         let byNode = Dictionary(grouping: attempts, by: \.node).map { "\($0.key): \($0.value.count)" }.sorted().joined(separator: ", ")
         print("job \(job.id) \(job.state): \(job.tasks.succeeded)/\(job.tasks.total) tasks succeeded, \(attempts.count) attempt(s) [\(byNode)], cost \(Output.money(job.cost))")
-        if job.kind == "training" {
+        if job.kind == .training {
             let log = try await client.logs(job: job.id, task: 0)
             let lines = String(decoding: log.data, as: UTF8.self).split(separator: "\n").suffix(3)
             for line in lines { print("  | \(line)") }

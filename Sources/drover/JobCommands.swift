@@ -48,7 +48,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if wait {
             let final = try await JobWatcher(client: api).follow(job.id, json: output == .json)
             if output == .json { try Output.printJSON(final) }
-            if final.state != "succeeded" { throw ExitCode(1) }
+            if final.state != .succeeded { throw ExitCode(1) }
         }
     }
 
@@ -122,7 +122,7 @@ struct JobsCommand: AsyncParsableCommand {
         let jobs = try await client.api().jobs(team: team, state: state, limit: limit)
         if output == .json { return try Output.printJSON(jobs) }
         print(Output.table(["ID", "NAME", "TEAM", "KIND", "STATE", "TASKS", "DONE", "RUN", "FAIL", "COST", "SUBMITTED"], jobs.map { job in
-            [job.id, job.name, job.team, job.kind, job.state, String(job.tasks.total), String(job.tasks.succeeded), String(job.tasks.running),
+            [job.id, job.name, job.team, job.kind.rawValue, job.state.rawValue, String(job.tasks.total), String(job.tasks.succeeded), String(job.tasks.running),
              String(job.tasks.failed), Output.money(job.cost), Output.time(job.submittedAt)]
         }))
     }
@@ -157,7 +157,7 @@ struct JobCommand: AsyncParsableCommand {
                 let shown = attempts.count > 50 ? Array(attempts.suffix(50)) : attempts
                 if shown.count < attempts.count { print("  (last 50; --output json has all)") }
                 print(Output.table(["TASK", "ATTEMPT", "NODE", "OUTCOME", "EXIT", "STARTED", "ENDED", "PEAK RSS", "COST", "PROGRESS"], shown.map { a in
-                    [String(a.task), String(a.attempt), a.node, a.outcome, a.exitCode.map(String.init) ?? a.signal.map { "sig \($0)" } ?? "-",
+                    [String(a.task), String(a.attempt), a.node, a.outcome.rawValue, a.exitCode.map(String.init) ?? a.signal.map { "sig \($0)" } ?? "-",
                      Output.time(a.startedAt), Output.time(a.endedAt), a.peakRssBytes.map(Quantity.formatSize) ?? "-", Output.money(a.cost),
                      Output.progress(a.progress) ?? ""]
                 }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
@@ -194,7 +194,7 @@ struct WaitCommand: AsyncParsableCommand {
     func run() async throws {
         let final = try await JobWatcher(client: client.api()).follow(id, json: output == .json)
         if output == .json { try Output.printJSON(final) }
-        if final.state != "succeeded" { throw ExitCode(1) }
+        if final.state != .succeeded { throw ExitCode(1) }
     }
 }
 

@@ -13,7 +13,7 @@ struct NodesCommand: AsyncParsableCommand {
         let nodes = try await client.api().nodes()
         if output == .json { return try Output.printJSON(nodes) }
         print(Output.table(["ID", "NAME", "STATE", "CAPACITY", "FREE", "TASKS", "RATES (CPU/GIB/GPU-HOUR)", "LAST HEARTBEAT", "LABELS"], nodes.map { n in
-            [n.id, n.name, n.state, Output.resources(n.capacity), Output.resources(n.free), String(n.runningTasks),
+            [n.id, n.name, n.state.rawValue, Output.resources(n.capacity), Output.resources(n.free), String(n.runningTasks),
              n.prices.map { "\($0.cpuHour)/\($0.memoryGiBHour)/\($0.gpuHour)" } ?? "-", Output.time(n.lastHeartbeat),
              n.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
         }))
@@ -62,6 +62,9 @@ struct NodeCommand: AsyncParsableCommand {
     }
 }
 
+// `--role` parses to the wire enum; the coordinator still decides which roles a token may get.
+extension TokenRole: ExpressibleByArgument {}
+
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "token", abstract: "Create, list and revoke team tokens (admin).",
                                                     subcommands: [Create.self, List.self, Revoke.self])
@@ -70,7 +73,7 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a token for a team; prints the token alone (it is not shown again).")
         @OptionGroup var client: ClientOptions
         @Option var team: String
-        @Option(help: "submitter (submit, cancel, read) or reader (read only).") var role: String = "submitter"
+        @Option(help: "submitter (submit, cancel, read) or reader (read only).") var role: TokenRole = .submitter
         @Option var output: OutputFormat = .table
 
         func run() async throws {
@@ -89,7 +92,7 @@ struct TokenCommand: AsyncParsableCommand {
             let tokens = try await client.api().tokens()
             if output == .json { return try Output.printJSON(tokens) }
             print(Output.table(["ID", "ROLE", "TEAM", "CREATED", "BY", "REVOKED"], tokens.map {
-                [$0.id, $0.role, $0.team ?? "-", Output.time($0.createdAt), $0.createdBy, Output.time($0.revokedAt)]
+                [$0.id, $0.role.rawValue, $0.team ?? "-", Output.time($0.createdAt), $0.createdBy, Output.time($0.revokedAt)]
             }))
         }
     }

@@ -49,24 +49,24 @@ struct AttemptOutcomeTests {
         let progress = JSONValue.object(["progress": .number(1)])
         let outcome = AttemptOutcome(ending: .timedOut(limitMilliseconds: 500), exit: Self.exit(nil, signal: 15), progress: progress)
         let report = ReportView(attemptId: "9", outcome: outcome)
-        #expect(report == ReportView(attemptId: "9", outcome: "timed_out", exitCode: nil, signal: 15, wallMs: 1500, peakRssBytes: 4096,
+        #expect(report == ReportView(attemptId: "9", outcome: .timedOut, exitCode: nil, signal: 15, wallMs: 1500, peakRssBytes: 4096,
                                      progress: progress, reason: "exceeded its timeout of 500ms"))
     }
 
     @Test func theReportOfAnAttemptThatNeverRanHasNoMeasures() {
         let report = ReportView(attemptId: "9", outcome: AttemptOutcome(ending: .stopped(.preempted("bye"))))
-        #expect(report == ReportView(attemptId: "9", outcome: "preempted", exitCode: nil, signal: nil, wallMs: 0, peakRssBytes: nil,
+        #expect(report == ReportView(attemptId: "9", outcome: .preempted, exitCode: nil, signal: nil, wallMs: 0, peakRssBytes: nil,
                                      progress: nil, reason: "bye"))
     }
 
     @Test func wireOutcomesAreTheDomainsStrings() {
         let wire = [AttemptOutcome.Ending.succeeded, .failed(exitCode: 1, signal: nil), .timedOut(limitMilliseconds: 1),
                     .stopped(.cancelled("")), .stopped(.preempted(""))].map { ReportView(attemptId: "1", outcome: AttemptOutcome(ending: $0)).outcome }
-        #expect(wire == ["succeeded", "failed", "timed_out", "cancelled", "preempted"])
+        #expect(wire == [.succeeded, .failed, .timedOut, .cancelled, .preempted])
     }
 
     @Test func reportVerdictsFromTheWire() {
-        let verdicts = ["accepted", "duplicate", "stale", "forbidden", "invalid", "later"].map { ReportResultView(attemptId: "1", status: $0, detail: nil).verdict }
+        let verdicts = ["accepted", "duplicate", "stale", "forbidden", "invalid", "later"].map { ReportResultView(attemptId: "1", status: ReportVerdict($0), detail: nil).status }
         #expect(verdicts == [.accepted, .duplicate, .stale, .forbidden, .invalid, .other("later")])
         #expect(verdicts.map(\.isCommitted) == [true, true, false, false, false, false])
     }

@@ -61,7 +61,7 @@ final class AttemptRunnerTests: Sendable {
         let (outcome, _) = await running.value
         #expect(outcome.ending == .timedOut(limitMilliseconds: 500))
         #expect(outcome.exit?.signal == SIGTERM)
-        #expect(ReportView(attemptId: "101", outcome: outcome).outcome == "timed_out")
+        #expect(ReportView(attemptId: "101", outcome: outcome).outcome == .timedOut)
     }
 
     @Test func aStoppedTaskEndsWithTheStopsReason() async throws {

@@ -20,7 +20,7 @@ struct ReportOutboxTests {
     }
 
     static func accepting(_ batch: ReportBatch) -> ReportResults {
-        ReportResults(results: batch.reports.map { ReportResultView(attemptId: $0.attemptId, status: "accepted", detail: nil) },
+        ReportResults(results: batch.reports.map { ReportResultView(attemptId: $0.attemptId, status: .accepted, detail: nil) },
                       leases: batch.maxLeases == nil ? nil : [])
     }
 
@@ -32,7 +32,7 @@ struct ReportOutboxTests {
         // The first request fails; the outbox backs off 100 ms. Meanwhile two more end.
         await clock.waitForSleeper(until: start + .milliseconds(100))
         outbox.enqueue(makeReport("2"))
-        outbox.enqueue(makeReport("3", "failed"))
+        outbox.enqueue(makeReport("3", .failed))
         coordinator.onReport { Self.accepting($0) }
         clock.advance(by: .milliseconds(100))
         var batches = coordinator.reports.stream.makeAsyncIterator()
@@ -69,7 +69,7 @@ struct ReportOutboxTests {
 
     @Test func aRefusedReportIsNotResent() async {
         coordinator.onReport { batch in
-            ReportResults(results: batch.reports.map { ReportResultView(attemptId: $0.attemptId, status: "stale", detail: "lease gone") }, leases: [])
+            ReportResults(results: batch.reports.map { ReportResultView(attemptId: $0.attemptId, status: .stale, detail: "lease gone") }, leases: [])
         }
         let sending = start()
         defer { sending.cancel() }

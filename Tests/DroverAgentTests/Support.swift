@@ -1,5 +1,6 @@
 import DroverAPI
 import DroverClient
+import DroverCore
 import DroverTesting
 import Foundation
 import Logging
@@ -93,7 +94,7 @@ func makeLease(_ id: String = "101", task: Int = 0, command: [String] = ["true"]
               resources: ResourcesView(cpu: 1, memory: 1 << 20, gpu: 0), gpus: [], timeoutMs: timeoutMs, secretEnv: secretEnv)
 }
 
-func makeReport(_ id: String, _ outcome: String = "succeeded") -> ReportView {
+func makeReport(_ id: String, _ outcome: AttemptState = .succeeded) -> ReportView {
     ReportView(attemptId: id, outcome: outcome, exitCode: 0, signal: nil, wallMs: 1, peakRssBytes: nil, progress: nil, reason: nil)
 }
 

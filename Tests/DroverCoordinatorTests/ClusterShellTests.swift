@@ -55,7 +55,7 @@ import Testing
             return try await cluster.submit(spec, by: "admin")
         }
 
-        func report(_ lease: Lease, from node: NodeID, outcome: String = "succeeded", exitCode: Int32? = 0) async throws -> ReportResultView {
+        func report(_ lease: Lease, from node: NodeID, outcome: AttemptState = .succeeded, exitCode: Int32? = 0) async throws -> ReportResultView {
             let view = ReportView(attemptId: lease.attempt.id.description, outcome: outcome, exitCode: exitCode, signal: nil, wallMs: 5,
                                   peakRssBytes: nil, progress: nil, reason: nil)
             return try await cluster.report([view], from: node).results[0]
@@ -165,9 +165,9 @@ import Testing
         for _ in 0..<5_000 where shell.cluster.journal.waiterCount < 2 { try await Task.sleep(for: .milliseconds(1)) }
         shell.store.openGate()
         // then the first is accepted and the second is an idempotent duplicate.
-        #expect(try await first.status == "accepted")
+        #expect(try await first.status == .accepted)
         let verdict = try await second
-        #expect(verdict.status == "duplicate", "\(verdict)")
+        #expect(verdict.status == .duplicate, "\(verdict)")
     }
 
     @Test func aContradictingReportOfAnEndedAttemptIsStaleAndRecorded() async throws {
@@ -176,9 +176,9 @@ import Testing
         let job = try await shell.submit("stale")
         let (leases, _) = try await shell.cluster.poll(node: node, maxLeases: 1, wait: .zero)
         let lease = try #require(leases.first)
-        #expect(try await shell.report(lease, from: node).status == "accepted")
-        let verdict = try await shell.report(lease, from: node, outcome: "failed", exitCode: 3)
-        #expect(verdict.status == "stale")
+        #expect(try await shell.report(lease, from: node).status == .accepted)
+        let verdict = try await shell.report(lease, from: node, outcome: .failed, exitCode: 3)
+        #expect(verdict.status == .stale)
         let events = try await shell.store.events(of: job.id, limit: 100).events
         #expect(events.contains { $0.reason == "refused stale report: failed" })
         #expect(try await shell.store.attempt(lease.attempt.id)?.state == .succeeded)

@@ -36,8 +36,8 @@ import Testing
 
     @Test func reportAnswersCarryLeasesOnlyWhenAskedFor() throws {
         let answers = LeaseAnswers()
-        let results = [ReportResultView(attemptId: "11", status: "accepted", detail: nil),
-                       ReportResultView(attemptId: "x", status: "invalid", detail: "attemptId must be a \"number\"")]
+        let results = [ReportResultView(attemptId: "11", status: .accepted, detail: nil),
+                       ReportResultView(attemptId: "x", status: .invalid, detail: "attemptId must be a \"number\"")]
         let leases = [lease(21, job: 8, index: 1, gpus: [0, 1], spec: awkward)]
         let withLeases = try JSONDecoder().decode(ReportResults.self, from: Data(try answers.reportBody(results, leases: leases)))
         #expect(withLeases == ReportResults(results: results, leases: leases.map(Routes.view(of:))))

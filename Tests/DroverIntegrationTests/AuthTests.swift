@@ -14,10 +14,10 @@ struct AuthTests {
         let cluster = try await TestCluster.start(agents: 0)
         defer { cluster.stopNow() }
         let admin = cluster.client
-        let submitter = try await admin.createToken(team: "ml", role: "submitter").token
-        let reader = try await admin.createToken(team: "ml", role: "reader").token
-        let otherTeam = try await admin.createToken(team: "vision", role: "submitter")
-        let revoked = try await admin.createToken(team: "ml", role: "submitter")
+        let submitter = try await admin.createToken(team: "ml", role: .submitter).token
+        let reader = try await admin.createToken(team: "ml", role: .reader).token
+        let otherTeam = try await admin.createToken(team: "vision", role: .submitter)
+        let revoked = try await admin.createToken(team: "ml", role: .submitter)
         _ = try await admin.revokeToken(revoked.info.id)
 
         // Two hand-driven agents; a job of team ml leased to A, one of team vision queued.
@@ -81,7 +81,7 @@ struct AuthTests {
         // Revoking a node's token locks its agent out.
         #expect(try await send(cluster.url + "/v1/nodes/a/revoke", method: "POST", body: nil, token: cluster.adminToken) == 200)
         #expect(try await send(cluster.url + "/v1/agents/poll", method: "POST", body: #"{"maxLeases":0,"waitMs":0}"#, token: a.token) == 401)
-        #expect(try await admin.nodes().first { $0.name == "a" }?.state == "down")
+        #expect(try await admin.nodes().first { $0.name == "a" }?.state == .down)
         // The reader never saw team vision's job in its list.
         let listed = try await DroverClient(baseURL: cluster.url, token: reader).jobs()
         #expect(!listed.isEmpty && listed.allSatisfy { $0.team == "ml" })

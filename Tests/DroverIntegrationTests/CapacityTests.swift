@@ -1,5 +1,6 @@
 import DroverAPI
 import DroverClient
+import DroverCore
 import DroverTesting
 import Foundation
 import Testing
@@ -36,10 +37,10 @@ struct CapacityTests {
         // then neither ever went over, both reached their quota, and both finished.
         #expect(samples > 5)
         #expect(peak["ml"] == 4 && peak["vision"] == 6, "peaks: \(peak)")
-        for id in jobs { #expect(try await cluster.client.jobSummary(id).state == "succeeded") }
+        for id in jobs { #expect(try await cluster.client.jobSummary(id).state == .succeeded) }
         let pending = try await cluster.client.submit(.object([
             "name": .string("too-big"), "team": .string("ml"), "command": .string("true"), "resources": .object(["cpu": .number(4)])]))
-        #expect(pending.state == "queued" || pending.state == "running", "a task as large as the quota is accepted")
+        #expect(pending.state == .queued || pending.state == .running, "a task as large as the quota is accepted")
         await #expect(throws: DroverClientError.self) {
             _ = try await cluster.client.submit(.object(["name": .string("never"), "team": .string("ml"), "command": .string("true"),
                                                          "resources": .object(["cpu": .number(5)])]))
@@ -88,7 +89,7 @@ struct CapacityTests {
                 "command": .string(command), "resources": .object(["cpu": .number(1), "memory": .string("64MiB")]),
             ])).id
         }
-        func state(of node: NodeView) async throws -> String? { try await cluster.client.nodes().first { $0.id == node.id }?.state }
+        func state(of node: NodeView) async throws -> NodeState? { try await cluster.client.nodes().first { $0.id == node.id }?.state }
         func cli(_ arguments: [String]) async throws -> String {
             let result = try await cluster.drover(arguments)
             #expect(result.status == 0, "drover \(arguments.joined(separator: " ")): \(result.stdout)")
@@ -97,12 +98,12 @@ struct CapacityTests {
 
         // A cordoned node takes no new work: eight quick tasks all run on the other one.
         _ = try await cli(["node", "cordon", a.id])
-        #expect(try await state(of: a) == "cordoned")
+        #expect(try await state(of: a) == .cordoned)
         let quick = try await submit("quick", tasks: 8, "sleep 0.1")
         try await cluster.waitUntil("the quick job finished", timeout: .seconds(30)) { try await cluster.client.jobSummary(quick).isFinished }
         #expect(try await cluster.client.job(quick).attempts?.map(\.node) == Array(repeating: b.name, count: 8))
         _ = try await cli(["node", "uncordon", a.id])
-        #expect(try await state(of: a) == "ready")
+        #expect(try await state(of: a) == .ready)
 
         // Two long tasks on node a (b cordoned meanwhile); then a is drained with a 1-second deadline.
         _ = try await cli(["node", "cordon", b.id])
@@ -120,17 +121,17 @@ struct CapacityTests {
         // and at the deadline what still runs on it is requeued as preempted, not failed, and runs on b.
         try await cluster.waitUntil("the long tasks requeued and running on b", timeout: .seconds(20)) {
             let attempts = try await cluster.client.job(long).attempts ?? []
-            return attempts.filter { $0.node == b.name && $0.outcome == "running" }.count == 2
+            return attempts.filter { $0.node == b.name && $0.outcome == .running }.count == 2
         }
         let view = try await cluster.client.job(long)
         let onA = view.attempts?.filter { $0.node == a.name } ?? []
-        #expect(onA.count == 2 && onA.allSatisfy { $0.outcome == "preempted" }, "\(onA.map(\.outcome))")
-        #expect(view.tasks.failed == 0 && view.state == "running")
-        #expect(try await state(of: a) == "draining")
+        #expect(onA.count == 2 && onA.allSatisfy { $0.outcome == .preempted }, "\(onA.map(\.outcome))")
+        #expect(view.tasks.failed == 0 && view.state == .running)
+        #expect(try await state(of: a) == .draining)
         #expect(try await cluster.client.nodes().first { $0.id == a.id }?.runningTasks == 0)
         _ = try await cluster.client.cancel(long)
         _ = try await cli(["node", "uncordon", a.id])
-        #expect(try await state(of: a) == "ready")
+        #expect(try await state(of: a) == .ready)
     }
 
     @Test func aHundredClientsSubmittingAtTheBoundaryNeverPushATeamOverItsQuota() async throws {
@@ -170,7 +171,7 @@ struct CapacityTests {
         sampling.cancel()
         let (peak, samples) = await sampling.value
         // then all of them ran, the team reached its quota, and never went over it.
-        #expect(try await cluster.client.jobs(team: "ml", limit: 200).allSatisfy { $0.state == "succeeded" })
+        #expect(try await cluster.client.jobs(team: "ml", limit: 200).allSatisfy { $0.state == .succeeded })
         #expect(samples > 10 && peak == 4, "peak \(peak) over \(samples) samples")
     }
 

@@ -24,12 +24,12 @@ struct ClusterTests {
 
         // then every shard succeeded once, on both agents, and its output is readable.
         let job = try await cluster.client.job(id)
-        #expect(job.state == "succeeded")
+        #expect(job.state == .succeeded)
         #expect(job.tasks == TaskCounts(total: 50, queued: 0, running: 0, succeeded: 50, failed: 0, cancelled: 0))
         let attempts = try #require(job.attempts)
         #expect(attempts.count == 50)
         #expect(Set(attempts.map(\.task)) == Set(0..<50))
-        #expect(attempts.allSatisfy { $0.outcome == "succeeded" && $0.exitCode == 0 })
+        #expect(attempts.allSatisfy { $0.outcome == .succeeded && $0.exitCode == 0 })
         for shard in 0..<50 {
             let log = try await cluster.client.logs(job: id, task: shard)
             #expect(String(decoding: log.data, as: UTF8.self) == "shard \(shard) of 50\n")
@@ -62,7 +62,7 @@ struct ClusterTests {
         var seen: JSONValue?
         try await cluster.waitUntil("progress reported while running", timeout: .seconds(20)) {
             let view = try await cluster.client.jobSummary(job.id)
-            if view.state == "running", let progress = view.progress { seen = progress }
+            if view.state == .running, let progress = view.progress { seen = progress }
             return seen != nil || view.isFinished
         }
         guard case .object(let fields)? = seen, case .object(let metrics)? = fields["metrics"] else {
@@ -98,10 +98,10 @@ struct ClusterTests {
         // kill-grace is 1 s: everything must be gone within about that.
         try await cluster.waitUntil("process tree gone", timeout: .seconds(5)) { processIsGone(leader) && processIsGone(child) }
         try await cluster.waitUntil("attempt reported cancelled", timeout: .seconds(10)) {
-            try await cluster.client.job(job.id).attempts?.first?.outcome == "cancelled"
+            try await cluster.client.job(job.id).attempts?.first?.outcome == .cancelled
         }
         let final = try await cluster.client.job(job.id)
-        #expect(final.state == "cancelled")
+        #expect(final.state == .cancelled)
         let wait = try await cluster.drover(["wait", job.id])
         #expect(wait.status != 0, "wait exits non-zero for a cancelled job")
     }
@@ -126,7 +126,7 @@ struct ClusterTests {
         #expect(wait.status == 0, "\(wait.stdout)\n\(cluster.diagnostics())")
         let final = try await cluster.client.job(job.id)
         #expect(final.tasks.succeeded == 30)
-        let succeeded = (final.attempts ?? []).filter { $0.outcome == "succeeded" }
+        let succeeded = (final.attempts ?? []).filter { $0.outcome == .succeeded }
         #expect(succeeded.count == 30)
         #expect(Set(succeeded.map(\.task)) == Set(0..<30))
     }

@@ -67,7 +67,7 @@ struct CostTests {
                 byTeam[job.team, default: 0] += cost
                 byJob[job.id, default: 0] += cost
                 byNode[attempt.node, default: 0] += cost
-                if attempt.outcome != "succeeded" { wasted[job.team, default: 0] += cost }
+                if attempt.outcome != .succeeded { wasted[job.team, default: 0] += cost }
                 jobTotal += attempt.cost
                 attempts += 1
             }
@@ -156,15 +156,15 @@ struct CostTests {
         try await cluster.waitUntil("the budget stops the job", timeout: .seconds(20)) {
             let alerts = try await cluster.client.alerts(team: "ml")
             let view = try await cluster.client.jobSummary(job.id)
-            return alerts.contains { $0.level == "exhausted" } && view.tasks.running == 0
+            return alerts.contains { $0.level == .exhausted } && view.tasks.running == 0
         }
         #expect(ContinuousClock.now - start < .seconds(15))
         let view = try await cluster.client.job(job.id)
-        #expect(view.state == "running" && view.tasks.queued == 4 && view.tasks.failed == 0)
+        #expect(view.state == .running && view.tasks.queued == 4 && view.tasks.failed == 0)
         #expect(view.pendingReason?.contains("team budget") == true, "\(view.pendingReason ?? "")")
-        #expect((view.attempts ?? []).allSatisfy { $0.outcome == "preempted" })
+        #expect((view.attempts ?? []).allSatisfy { $0.outcome == .preempted })
         let alerts = try await cluster.client.alerts(team: "ml")
-        #expect(alerts.map(\.level) == ["soft", "exhausted"])
+        #expect(alerts.map(\.level) == [.soft, .exhausted])
         // with overspend bounded by one booking interval (plus one reaper tick) of the running attempts,
         let spent = try #require(try await cluster.client.cost(by: "team").lines.first { $0.key == "ml" }).total
         let bound = Decimal(string: "0.10")! + Decimal(4 * 0.01 * (interval + tick + 0.25))

@@ -36,7 +36,7 @@ struct FaultDrillTests {
         let wait = try await cluster.drover(["wait", job.id])
         #expect(wait.status == 0)
         let final = try await cluster.client.job(job.id)
-        #expect(final.attempts?.map(\.outcome) == ["lost", "succeeded"])
+        #expect(final.attempts?.map(\.outcome) == [.lost, .succeeded])
     }
 
     @Test func drill2CoordinatorKilledDuring500ShardJob() async throws {
@@ -56,7 +56,7 @@ struct FaultDrillTests {
         print("drill 2: 500-shard job finished \(Self.seconds(ContinuousClock.now - killedAt)) after kill -9 and restart of the coordinator")
         #expect(wait.status == 0, "\(cluster.diagnostics())")
         let final = try await cluster.client.job(job.id)
-        let succeeded = (final.attempts ?? []).filter { $0.outcome == "succeeded" }
+        let succeeded = (final.attempts ?? []).filter { $0.outcome == .succeeded }
         #expect(succeeded.count == 500, "one succeeded attempt per shard")
         #expect(Set(succeeded.map(\.task)) == Set(0..<500), "no shard missing")
         #expect(final.tasks.succeeded == 500)
@@ -98,9 +98,9 @@ struct FaultDrillTests {
         }
         let final = try await cluster.client.job(job.id, events: 1000)
         let attempts = final.attempts ?? []
-        #expect(attempts.filter { $0.outcome == "succeeded" }.count == 2, "exactly one result per task")
-        #expect(attempts.filter { $0.node == "agent-1" }.allSatisfy { $0.outcome == "lost" })
-        #expect(final.state == "succeeded")
+        #expect(attempts.filter { $0.outcome == .succeeded }.count == 2, "exactly one result per task")
+        #expect(attempts.filter { $0.node == "agent-1" }.allSatisfy { $0.outcome == .lost })
+        #expect(final.state == .succeeded)
     }
 
     @Test func aReportTakesTheNextLeasesInTheSameCommit() async throws {
@@ -111,7 +111,7 @@ struct FaultDrillTests {
             "name": .string("chain"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(5), "command": .string("true"),
         ])).id
         func report(_ lease: LeaseView) -> ReportView {
-            ReportView(attemptId: lease.attemptId, outcome: "succeeded", exitCode: 0, signal: nil, wallMs: 1, peakRssBytes: nil, progress: nil, reason: nil)
+            ReportView(attemptId: lease.attemptId, outcome: .succeeded, exitCode: 0, signal: nil, wallMs: 1, peakRssBytes: nil, progress: nil, reason: nil)
         }
         // A 2-core node: the poll gets two leases; each report of them takes the freed core's next task.
         var leases = try await agent.poll(PollRequest(maxLeases: 8, waitMs: 2000)).leases
@@ -119,7 +119,7 @@ struct FaultDrillTests {
         var seen = Set(leases.map(\.task))
         for _ in 0..<3 {
             let answer = try await agent.report(ReportBatch(reports: [report(leases.removeFirst())], maxLeases: 8))
-            #expect(answer.results.map(\.status) == ["accepted"])
+            #expect(answer.results.map(\.status) == [.accepted])
             let next = try #require(answer.leases)
             #expect(next.count == 1, "only the freed core is leased")
             seen.formUnion(next.map(\.task))
@@ -136,7 +136,7 @@ struct FaultDrillTests {
         #expect(try await cluster.client.jobSummary(job).tasks.running == 1)
         let last = try await agent.report(ReportBatch(reports: [report(leases[1])], maxLeases: 8))
         #expect(last.leases == [], "nothing is left to lease")
-        #expect(try await cluster.client.jobSummary(job).state == "succeeded")
+        #expect(try await cluster.client.jobSummary(job).state == .succeeded)
     }
 
     @Test func drill4SameReport100TimesOutOfOrderCommitsOnce() async throws {
@@ -149,7 +149,7 @@ struct FaultDrillTests {
         ]))
         let leases = try await agent.poll(PollRequest(maxLeases: 3, waitMs: 2000)).leases
         #expect(leases.count == 3)
-        let reports = leases.map { ReportView(attemptId: $0.attemptId, outcome: "succeeded", exitCode: 0, signal: nil, wallMs: 5, peakRssBytes: 1024, progress: nil, reason: nil) }
+        let reports = leases.map { ReportView(attemptId: $0.attemptId, outcome: .succeeded, exitCode: 0, signal: nil, wallMs: 5, peakRssBytes: 1024, progress: nil, reason: nil) }
         let copies = (0..<100).flatMap { _ in reports }.shuffled()
         let verdicts = try await withThrowingTaskGroup(of: [ReportResultView].self) { group in
             for chunk in stride(from: 0, to: copies.count, by: 25) {
@@ -159,20 +159,20 @@ struct FaultDrillTests {
             return try await group.reduce(into: []) { $0 += $1 }
         }
         #expect(verdicts.count == 300)
-        #expect(verdicts.filter { $0.status == "accepted" }.count == 3, "one commit per attempt")
-        #expect(verdicts.filter { $0.status == "duplicate" }.count == 297)
+        #expect(verdicts.filter { $0.status == .accepted }.count == 3, "one commit per attempt")
+        #expect(verdicts.filter { $0.status == .duplicate }.count == 297)
         // A contradicting late report is stale: 409, and it changes nothing.
         await #expect(throws: DroverClientError.self) {
-            _ = try await agent.reportOne(ReportView(attemptId: leases[0].attemptId, outcome: "failed", exitCode: 1, signal: nil, wallMs: 5,
+            _ = try await agent.reportOne(ReportView(attemptId: leases[0].attemptId, outcome: .failed, exitCode: 1, signal: nil, wallMs: 5,
                                                      peakRssBytes: nil, progress: nil, reason: nil))
         }
         do {
-            _ = try await agent.reportOne(ReportView(attemptId: leases[0].attemptId, outcome: "failed", exitCode: 1, signal: nil, wallMs: 5,
+            _ = try await agent.reportOne(ReportView(attemptId: leases[0].attemptId, outcome: .failed, exitCode: 1, signal: nil, wallMs: 5,
                                                      peakRssBytes: nil, progress: nil, reason: nil))
         } catch let error as DroverClientError { #expect(error.status == 409) }
         let final = try await cluster.client.job(job.id, events: 1000)
-        #expect(final.state == "succeeded")
-        #expect(final.attempts?.map(\.outcome) == ["succeeded", "succeeded", "succeeded"])
+        #expect(final.state == .succeeded)
+        #expect(final.attempts?.map(\.outcome) == [.succeeded, .succeeded, .succeeded])
         #expect(final.events?.filter { $0.subject.hasPrefix("task/") && $0.to == "succeeded" }.count == 3)
     }
 
@@ -220,8 +220,8 @@ struct FaultDrillTests {
         try await cluster.waitUntil("process tree gone", timeout: .seconds(3)) { processIsGone(leader) && processIsGone(child) }
         #expect(try await cluster.drover(["wait", job.id]).status != 0)
         let final = try await cluster.client.job(job.id)
-        #expect(final.attempts?.first?.outcome == "timed_out")
-        #expect(final.state == "failed")
+        #expect(final.attempts?.first?.outcome == .timedOut)
+        #expect(final.state == .failed)
     }
 
     @Test func drill7ShortCoordinatorOutageReassignsNothing() async throws {
@@ -240,8 +240,8 @@ struct FaultDrillTests {
         #expect(wait.status == 0, "\(cluster.diagnostics())")
         let final = try await cluster.client.job(job.id)
         #expect(final.attempts?.count == 1, "nothing was reassigned")
-        #expect(final.attempts?.first?.outcome == "succeeded")
-        #expect(try await cluster.client.nodes().first?.state == "ready")
+        #expect(final.attempts?.first?.outcome == .succeeded)
+        #expect(try await cluster.client.nodes().first?.state == .ready)
     }
 
     @Test func checkpointExitCodeResumesWithoutUsingTheFailureBudget() async throws {
@@ -259,7 +259,7 @@ struct FaultDrillTests {
         let wait = try await cluster.drover(["wait", job.id])
         #expect(wait.status == 0, "\(cluster.diagnostics())")
         let final = try await cluster.client.job(job.id)
-        #expect(final.attempts?.map(\.outcome) == ["preempted", "preempted", "succeeded"])
+        #expect(final.attempts?.map(\.outcome) == [.preempted, .preempted, .succeeded])
         #expect(final.attempts?.map(\.attempt) == [1, 2, 3])
     }
 
@@ -301,7 +301,7 @@ struct FaultDrillTests {
         }
         let names = try await cluster.client.jobs().map(\.name)
         #expect(names == ["before"], "the refused submission must not appear")
-        #expect(try await cluster.client.job(kept.id).state == "succeeded")
+        #expect(try await cluster.client.job(kept.id).state == .succeeded)
         // and the agent takes work again.
         let after = try await cluster.client.submit(.object(["name": .string("after"), "team": .string("ml"), "command": .string("true")]))
         #expect(try await cluster.drover(["wait", after.id]).status == 0, "\(cluster.diagnostics())")
