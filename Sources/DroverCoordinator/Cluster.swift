@@ -86,17 +86,12 @@ public final class Cluster: Sendable {
 
     // MARK: - Agents
 
-    func register(_ request: RegisterRequest, token: String) async throws -> NodeRecord {
-        let capacity = Resources(millicores: Int64((request.cpu * 1000).rounded()), memoryBytes: request.memory, gpus: request.gpus.count)
-        var labels = request.labels
-        if let model = request.gpus.first?.name, labels["gpu.model"] == nil { labels["gpu.model"] = model }
-        let prices = Prices(cpuHourMicros: Money.micros(request.prices.cpuHour), memoryGiBHourMicros: Money.micros(request.prices.memoryGiBHour),
-                            gpuHourMicros: Money.micros(request.prices.gpuHour))
-        let hash = TokenHash.hex(token)
+    /// Registers a machine whose agent presents the token with SHA-256 `tokenHash`.
+    func register(_ node: NodeRegistration, tokenHash hash: String) async throws -> NodeRecord {
         let record = try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
-            return state.register(name: request.name, capacity: capacity, gpuIndices: request.gpus.map(\.index), labels: labels,
-                                  prices: prices, tokenHash: hash, now: now, random: &random)
+            return state.register(name: node.name, capacity: node.capacity, gpuIndices: node.gpuIndices, labels: node.labels,
+                                  prices: node.prices, tokenHash: hash, now: now, random: &random)
         }
         logger.info("node registered", metadata: ["node.id": "\(record.id)", "node.name": "\(record.name)"])
         return record
@@ -135,12 +130,8 @@ public final class Cluster: Sendable {
         }
     }
 
-    func heartbeat(node: NodeID, attempts: [HeartbeatAttempt]) async throws -> (unknown: [AttemptID], cancel: [AttemptID]) {
-        var byID: [AttemptID: String?] = [:]
-        for attempt in attempts {
-            guard let raw = Int64(attempt.attemptId) else { continue }
-            byID[AttemptID(raw)] = attempt.progress.flatMap(Self.encodeProgress)
-        }
+    /// A heartbeat of `node` naming the attempts it runs, with their latest progress.
+    func heartbeat(node: NodeID, progress byID: [AttemptID: String?]) async throws -> (unknown: [AttemptID], cancel: [AttemptID]) {
         let orphanAge = configuration.leaseTTL.milliseconds
         // Queued heartbeats may be the first to run after a stall of the coordinator's own: the
         // stall is forgiven before they are judged, whichever of them or the reaper runs first.
@@ -169,55 +160,26 @@ public final class Cluster: Sendable {
         return stall
     }
 
-    static func encodeProgress(_ value: JSONValue) -> String? {
-        guard let data = try? JSONEncoder().encode(value), data.count <= 4096 else { return nil }
-        return String(decoding: data, as: UTF8.self)
-    }
-
     /// Commits a batch of reports of one node; each gets its own verdict. With `maxLeases`,
     /// leases up to that many tasks to the node in the same commit (the capacity the reports
     /// freed is the node's own), so the agent needs no poll to get its next work.
-    func report(_ reports: [ReportView], from node: NodeID, maxLeases: Int = 0) async throws -> (results: [ReportResultView], leases: [Lease]) {
-        var verdicts: [ReportResultView?] = Array(repeating: nil, count: reports.count)
-        var parsed: [(position: Int, report: AttemptReport)] = []
-        for (position, view) in reports.enumerated() {
-            guard let raw = Int64(view.attemptId) else {
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .invalid, detail: "attemptId must be a number")
-                continue
-            }
-            // Decoding admits every attempt state; `running` and `lost` are the coordinator's to
-            // decide, so such a report is refused on its own and the rest of the batch stands.
-            let outcome = view.outcome
-            guard outcome != .running, outcome != .lost else {
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .invalid,
-                                                      detail: "outcome must be succeeded, failed, timed_out, cancelled or preempted")
-                continue
-            }
-            parsed.append((position, AttemptReport(attempt: AttemptID(raw), outcome: outcome, exitCode: view.exitCode, signal: view.signal,
-                                                   peakRSSBytes: view.peakRssBytes, wallMilliseconds: view.wallMs,
-                                                   progress: view.progress.flatMap(Self.encodeProgress), reason: view.reason)))
-        }
+    func report(_ reports: [AttemptReport], from node: NodeID, maxLeases: Int = 0) async throws -> (judgements: [ReportJudgement], leases: [Lease]) {
+        var judgements: [ReportJudgement?] = Array(repeating: nil, count: reports.count)
         // Capacity freed on this node is for this node's poll (unless the report took it
         // already); other nodes only when tasks were requeued or a team held back by its
         // quota or budget may now run more (`WakeRule.afterReports`).
-        let committing = parsed.map(\.report)
+        let committing = reports
         let (batch, now) = try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
             return state.report(committing, from: node, maxLeases: maxLeases, now: now, random: &random).map { ($0, now) }
         }
         var toCheck: [(Int, AttemptID, AttemptReport)] = []
-        for ((position, report), result) in zip(parsed, batch.results) {
-            let view = reports[position]
+        for (position, (report, result)) in zip(reports, batch.results).enumerated() {
             switch result {
-            case .accepted:
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .accepted, detail: nil)
-            case .notActive:
-                toCheck.append((position, report.attempt, report))
-            case .wrongNode(let owner):
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .forbidden,
-                                                      detail: "attempt \(report.attempt.rawValue) is leased to node \(owner), not to you")
-            case .invalid(let why):
-                verdicts[position] = ReportResultView(attemptId: view.attemptId, status: .invalid, detail: why)
+            case .accepted: judgements[position] = .accepted
+            case .notActive: toCheck.append((position, report.attempt, report))
+            case .wrongNode(let owner): judgements[position] = .forbidden("attempt \(report.attempt.rawValue) is leased to node \(owner), not to you")
+            case .invalid(let why): judgements[position] = .invalid(why)
             }
         }
         if !toCheck.isEmpty {
@@ -231,13 +193,13 @@ public final class Cluster: Sendable {
         for (position, id, report) in toCheck {
             let stored = try await store.attempt(id)
             if let stored, stored.node == node, stored.state == report.outcome, stored.exitCode == report.exitCode {
-                verdicts[position] = ReportResultView(attemptId: id.description, status: .duplicate, detail: "already committed as \(stored.state.rawValue)")
+                judgements[position] = .duplicate("already committed as \(stored.state.rawValue)")
             } else if let stored, stored.node != node {
-                verdicts[position] = ReportResultView(attemptId: id.description, status: .forbidden, detail: "attempt \(id) was not leased to you")
+                judgements[position] = .forbidden("attempt \(id) was not leased to you")
             } else {
                 let why = stored.map { "the lease of attempt \(id) ended as \($0.state.rawValue); this report (\(report.outcome.rawValue)) is stale" }
                     ?? "attempt \(id) does not exist"
-                verdicts[position] = ReportResultView(attemptId: id.description, status: .stale, detail: why)
+                judgements[position] = .stale(why)
                 staleEvents.append(.appendEvent(Event(subject: "attempt/\(id)", job: stored?.task.job, at: now, from: stored?.state.rawValue,
                                                       to: stored?.state.rawValue ?? "unknown", reason: "refused stale report: \(report.outcome.rawValue)",
                                                       actor: "node/\(node)")))
@@ -246,7 +208,7 @@ public final class Cluster: Sendable {
         if !staleEvents.isEmpty {
             try await mutate { _, _ throws(ClusterError) in Transition(mutations: staleEvents) }
         }
-        return (verdicts.map { $0! }, batch.leases)
+        return (judgements.map { $0! }, batch.leases)
     }
 
     /// Appends output of an active attempt held by `node`; refuses stale or foreign writes.

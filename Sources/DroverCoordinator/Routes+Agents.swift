@@ -27,7 +27,7 @@ extension Routes {
             throw APIError.badRequest("must be from 0 to 1000000", field: "prices.\(name)")
         }
         let token = TokenHash.generate(prefix: "dra_")
-        let record = try await cluster.register(body, token: token)
+        let record = try await cluster.register(WireCommands.registration(body), tokenHash: TokenHash.hex(token))
         return try json(RegisterResponse(nodeId: record.id.description, token: token, heartbeatIntervalMs: configuration.heartbeatInterval.milliseconds,
                                          leaseTtlMs: configuration.leaseTTL.milliseconds))
     }
@@ -55,7 +55,7 @@ extension Routes {
     @Sendable func heartbeat(_ request: Request, context: DroverRequestContext) async throws -> Response {
         let node = try requireAgent(context)
         let body = try await decode(HeartbeatRequest.self, from: request, context: context)
-        let (unknown, cancel) = try await cluster.heartbeat(node: node, attempts: body.attempts)
+        let (unknown, cancel) = try await cluster.heartbeat(node: node, progress: WireCommands.progress(of: body.attempts))
         return try json(HeartbeatResponse(unknown: unknown.map(\.description), cancel: cancel.map(\.description)))
     }
 
@@ -64,7 +64,7 @@ extension Routes {
         let body = try await decode(ReportBatch.self, from: request, context: context)
         guard body.reports.count <= 10_000 else { throw APIError.badRequest("at most 10000 reports per request", field: "reports") }
         guard (body.maxLeases ?? 0) >= 0 else { throw APIError.badRequest("must not be negative", field: "maxLeases") }
-        let (results, leases) = try await cluster.report(body.reports, from: node, maxLeases: min(body.maxLeases ?? 0, configuration.maxLeasesPerPoll))
+        let (results, leases) = try await commit(body.reports, from: node, maxLeases: min(body.maxLeases ?? 0, configuration.maxLeasesPerPoll))
         return try cluster.leaseAnswers.report(results, leases: body.maxLeases == nil ? nil : leases)
     }
 
@@ -77,13 +77,29 @@ extension Routes {
             throw APIError.badRequest("attemptId \(body.attemptId) differs from the attempt in the path (\(id))", field: "attemptId")
         }
         body.attemptId = id
-        let result = try await cluster.report([body], from: node).results[0]
+        let result = try await commit([body], from: node, maxLeases: 0).results[0]
         switch result.status {
         case .accepted, .duplicate: return try json(result)
         case .stale: throw APIError.conflict(result.detail ?? "stale report")
         case .forbidden: throw APIError.forbidden(result.detail ?? "not your attempt")
         case .invalid, .other: throw APIError.badRequest(result.detail ?? "invalid report", field: "outcome")
         }
+    }
+
+    /// Judges a batch: reports the route cannot read are refused on their own; the cluster
+    /// judges the rest; verdicts keep the batch's order.
+    func commit(_ views: [ReportView], from node: NodeID, maxLeases: Int) async throws -> (results: [ReportResultView], leases: [Lease]) {
+        let parsed = views.map(WireCommands.report)
+        let reports = parsed.compactMap { try? $0.get() }
+        let (judgements, leases) = try await cluster.report(reports, from: node, maxLeases: maxLeases)
+        var next = judgements.makeIterator()
+        let results = zip(views, parsed).map { view, parsed in
+            switch parsed {
+            case .success: WireCommands.view(of: next.next()!, attemptId: view.attemptId)
+            case .failure(let refusal): ReportResultView(attemptId: view.attemptId, status: .invalid, detail: refusal.detail)
+            }
+        }
+        return (results, leases)
     }
 
     @Sendable func uploadLog(_ request: Request, context: DroverRequestContext) async throws -> Response {

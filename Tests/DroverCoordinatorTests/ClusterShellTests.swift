@@ -46,7 +46,7 @@ import Testing
 
         func registerNode(_ name: String, cpu: Double = 4) async throws -> NodeID {
             let request = RegisterRequest(name: name, cpu: cpu, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates())
-            return try await cluster.register(request, token: "agent-token-\(name)").id
+            return try await cluster.register(WireCommands.registration(request), tokenHash: TokenHash.hex("agent-token-\(name)")).id
         }
 
         func submit(_ name: String, tasks: Int = 1) async throws -> JobRecord {
@@ -56,9 +56,9 @@ import Testing
         }
 
         func report(_ lease: Lease, from node: NodeID, outcome: AttemptState = .succeeded, exitCode: Int32? = 0) async throws -> ReportResultView {
-            let view = ReportView(attemptId: lease.attempt.id.description, outcome: outcome, exitCode: exitCode, signal: nil, wallMs: 5,
-                                  peakRssBytes: nil, progress: nil, reason: nil)
-            return try await cluster.report([view], from: node).results[0]
+            let report = AttemptReport(attempt: lease.attempt.id, outcome: outcome, exitCode: exitCode, wallMilliseconds: 5)
+            let judgement = try await cluster.report([report], from: node).judgements[0]
+            return WireCommands.view(of: judgement, attemptId: lease.attempt.id.description)
         }
 
         /// Moves the clock in small steps until `condition` holds (each step lets sleepers run).
