@@ -37,8 +37,10 @@ public struct DroverClient: Sendable {
         try await send(.POST, "/v1/jobs", body: spec)
     }
 
-    public func jobs(team: String? = nil, state: String? = nil, limit: Int? = nil) async throws -> [JobView] {
+    /// Jobs, newest first; `before` (a job id) gives the page after the one that ended there.
+    public func jobs(team: String? = nil, state: String? = nil, limit: Int? = nil, before: String? = nil) async throws -> [JobView] {
         var query: [String] = []
+        if let before { query.append("before=\(Self.escape(before))") }
         if let team { query.append("team=\(Self.escape(team))") }
         if let state { query.append("state=\(Self.escape(state))") }
         if let limit { query.append("limit=\(limit)") }

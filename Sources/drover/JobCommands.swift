@@ -113,13 +113,14 @@ struct SubmitCommand: AsyncParsableCommand {
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List jobs, newest first.")
     @OptionGroup var client: ClientOptions
-    @Option var team: String?
-    @Option var state: String?
-    @Option var limit: Int = 100
+    @Option(help: "Only this team's jobs.") var team: String?
+    @Option(help: "Only jobs in this state: queued, running, succeeded, failed or cancelled.") var state: String?
+    @Option(help: "At most this many jobs.") var limit: Int = 100
+    @Option(help: "Only jobs older than this job id: the last id of the previous page.") var before: String?
     @Option var output: OutputFormat = .table
 
     func run() async throws {
-        let jobs = try await client.api().jobs(team: team, state: state, limit: limit)
+        let jobs = try await client.api().jobs(team: team, state: state, limit: limit, before: before)
         if output == .json { return try Output.printJSON(jobs) }
         print(Output.table(["ID", "NAME", "TEAM", "KIND", "STATE", "TASKS", "DONE", "RUN", "FAIL", "COST", "SUBMITTED"], jobs.map { job in
             [job.id, job.name, job.team, job.kind.rawValue, job.state.rawValue, String(job.tasks.total), String(job.tasks.succeeded), String(job.tasks.running),

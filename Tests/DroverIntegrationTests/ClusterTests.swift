@@ -10,6 +10,21 @@ import Testing
 /// Serialized: each starts its own cluster, and 2 cores are better used by one at a time.
 @Suite(.serialized)
 struct ClusterTests {
+    @Test func jobListsPageNewestFirstThroughTheCLI() async throws {
+        let cluster = try await TestCluster.start(agents: 0)
+        defer { cluster.stopNow() }
+        var ids: [String] = []
+        for name in ["a", "b", "c"] {
+            ids.append(try await cluster.client.submit(.object(["name": .string(name), "team": .string("ml"), "command": .string("true")])).id)
+        }
+        let first = try await cluster.drover(["jobs", "--limit", "2", "--output", "json"])
+        #expect(first.status == 0, "\(first.stdout)")
+        let page = try JSONDecoder().decode([JobView].self, from: Data(first.stdout.utf8))
+        #expect(page.map(\.name) == ["c", "b"])
+        let next = try await cluster.drover(["jobs", "--limit", "2", "--before", page.last!.id, "--output", "json"])
+        #expect(try JSONDecoder().decode([JobView].self, from: Data(next.stdout.utf8)).map(\.id) == [ids[0]])
+    }
+
     @Test func batchJobOf50ShardsSucceedsWithEveryShardsLog() async throws {
         let cluster = try await TestCluster.start(agents: 2)
         defer { cluster.stopNow() }
