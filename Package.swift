@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Pure domain: values, state machines, scheduling, retry decisions. No I/O.
@@ -55,6 +56,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                // HTTPParserError: malformed framing is the client's fault (400), not ours.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swift6,
             // docs/openapi.json, the one copy of the HTTP contract, becomes `OpenAPIDocument.json` at build time.

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// An error answered as RFC 9457 problem+json.
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
@@ -81,6 +82,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try APIError(error.status, detail).response(from: request, context: context)
         } catch let error as DecodingError {
             return try APIError.badRequest(Self.describe(error), field: Self.field(of: error)).response(from: request, context: context)
+        } catch let error as HTTPParserError {
+            // The body's framing (chunk sizes, lengths) is broken: the client's request, not us.
+            return try APIError.badRequest("malformed HTTP request: \(error); check the body's Content-Length or chunked encoding")
+                .response(from: request, context: context)
         } catch {
             logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return try APIError(.internalServerError, "internal error; the coordinator log has details").response(from: request, context: context)

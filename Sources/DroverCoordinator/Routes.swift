@@ -32,8 +32,10 @@ struct AuthMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIError.unauthorized }
-        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
+        guard let header = request.headers[.authorization], let space = header.firstIndex(of: " "),
+              header[..<space].lowercased() == "bearer" else { throw APIError.unauthorized }
+        let token = String(header[space...]).trimmingCharacters(in: .whitespaces)
         guard !token.isEmpty else { throw APIError.unauthorized }
         var context = context
         let digest = TokenHash.digest(token)
@@ -300,6 +302,10 @@ struct Routes {
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
+            // Checked only on failure: a body that is not UTF-8 is said to be so, not "expected …".
+            guard String(validating: buffer.readableBytesView, as: UTF8.self) != nil else {
+                throw APIError.badRequest("request body is not valid UTF-8; send JSON encoded as UTF-8")
+            }
             throw APIError.badRequest(ProblemMiddleware<DroverRequestContext>.describe(error), field: ProblemMiddleware<DroverRequestContext>.field(of: error))
         }
     }

@@ -156,6 +156,25 @@ struct AuthTests {
         #expect(try await send(cluster.url + "/v1/jobs/\(job.id)/logs?task=abc", method: "GET", body: nil, token: cluster.adminToken) == 400)
     }
 
+    @Test func brokenFramingAndNonUTF8BodiesAre400AndTheSchemeIsCaseInsensitive() async throws {
+        let cluster = try await TestCluster.start(agents: 0)
+        defer { cluster.stopNow() }
+        let port = try #require(Int(cluster.url.split(separator: ":").last!))
+        let head = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(cluster.adminToken)\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        let chunked = try RawHTTP.exchange(port: port, Array((head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n").utf8))
+        #expect(chunked.hasPrefix("HTTP/1.1 400"), "\(chunked)")
+        #expect(chunked.contains("malformed HTTP request") && chunked.contains("chunk"), "\(chunked)")
+        let latin1 = try RawHTTP.exchange(port: port, Array((head + "Content-Length: 4\r\n\r\n").utf8) + [0x22, 0xFF, 0xFE, 0x22])
+        #expect(latin1.hasPrefix("HTTP/1.1 400") && latin1.contains("not valid UTF-8"), "\(latin1)")
+        for scheme in ["bearer", "BEARER", "Bearer"] {
+            let answer = try RawHTTP.exchange(port: port, Array("GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: \(scheme) \(cluster.adminToken)\r\nConnection: close\r\n\r\n".utf8))
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(scheme): \(answer)")
+        }
+        let wrong = try RawHTTP.exchange(port: port, Array("GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \(cluster.adminToken)\r\nConnection: close\r\n\r\n".utf8))
+        #expect(wrong.hasPrefix("HTTP/1.1 401"), "\(wrong)")
+        #expect(try await cluster.client.jobs().isEmpty, "nothing was stored")
+    }
+
     private func send(_ url: String, method: String, body: String?, token: String?) async throws -> Int {
         var request = HTTPClientRequest(url: url)
         request.method = .init(rawValue: method)
