@@ -31,7 +31,7 @@ extension Agent {
 
     /// This machine's offer: configured values, else what the host has.
     func registrationRequest() async throws -> RegisterRequest {
-        let name = configuration.name ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "agent"
+        let name = configuration.effectiveName
         var gpus: [GPUInfo]
         if let count = configuration.gpus {
             let detected = (try? await HostCapacity.detectGPUs(executable: configuration.nvidiaSmi)) ?? []

@@ -31,7 +31,8 @@ public final class Agent: Service {
         self.logger = logger
         self.clock = clock
         attempts = RunningAttempts(killGrace: configuration.killGrace, logger: logger)
-        workDirectories = WorkDirectories(root: configuration.workDirectory, checkpointRoot: configuration.checkpointRoot ?? configuration.workDirectory + "/checkpoints",
+        let root = configuration.effectiveWorkDirectory
+        workDirectories = WorkDirectories(root: root, checkpointRoot: configuration.checkpointRoot ?? root + "/checkpoints",
                                           keep: configuration.keepWorkDirectories)
     }
 
@@ -41,6 +42,10 @@ public final class Agent: Service {
     /// Registers, then runs the parts until a graceful shutdown; throws if registration is
     /// refused or the coordinator revokes the agent's token.
     public func run() async throws {
+        // Before anything is removed or run there: a second agent on this directory stops here.
+        let lock = try WorkDirectoryLock(directory: configuration.effectiveWorkDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        workDirectories.removeLeftovers()
         guard let registered = try await registerWithRetry() else { return } // shut down before registering
         let (registration, client) = registered
         let contact = CoordinatorContact(clock: clock, logger: logger)

@@ -19,8 +19,9 @@ public struct AgentConfiguration: Sendable {
     public var nvidiaSmi: String?
     public var labels: [String: String] = [:]
     public var prices = PriceRates()
-    /// Where attempts get their working directories.
-    public var workDirectory: String = NSTemporaryDirectory() + "drover-agent"
+    /// Where attempts get their working directories; nil: one per agent name under TMPDIR
+    /// (``effectiveWorkDirectory``), so two agents on one machine never share one.
+    public var workDirectory: String?
     /// Time between SIGTERM and SIGKILL when stopping a task.
     public var killGrace: Duration = .seconds(10)
     /// Most leases to take in one poll.
@@ -37,4 +38,14 @@ public struct AgentConfiguration: Sendable {
     public var checkpointRoot: String?
 
     public init() {}
+
+    /// The node name: the one given, else the host name's first label.
+    public var effectiveName: String {
+        name ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "agent"
+    }
+
+    /// The work directory: the one given, else `TMPDIR/drover-agent-NAME`.
+    public var effectiveWorkDirectory: String {
+        workDirectory ?? NSTemporaryDirectory() + "drover-agent-" + String(effectiveName.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+    }
 }

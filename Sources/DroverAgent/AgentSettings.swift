@@ -51,7 +51,7 @@ extension AgentConfiguration: ResolvableConfiguration {
         AgentSetting("priceGpuHour", flag: "price-gpu-hour", environment: "DROVER_AGENT_PRICE_GPU_HOUR", default: "0", "Price of one GPU per hour") { input, c throws(ConfigurationError) in
             c.prices.gpuHour = try input.amount()
         },
-        AgentSetting("workDir", flag: "work-dir", environment: "DROVER_AGENT_WORK_DIR", default: "TMPDIR/drover-agent",
+        AgentSetting("workDir", flag: "work-dir", environment: "DROVER_AGENT_WORK_DIR", default: "TMPDIR/drover-agent-NAME",
                      "Directory of attempts' working directories") { input, c throws(ConfigurationError) in
             c.workDirectory = try input.path()
         },

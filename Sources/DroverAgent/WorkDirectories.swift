@@ -28,14 +28,19 @@ final class WorkDirectories: Sendable {
     }
     private let pool = Mutex(Pool())
 
-    /// Directories live in `root/scratch` while in use or free; a previous run's leftovers
-    /// there are removed. Checkpoint directories under `checkpointRoot` are recycled only
+    /// Directories live in `root/scratch` while in use or free (``removeLeftovers()`` clears a
+    /// previous run's). Checkpoint directories under `checkpointRoot` are recycled only
     /// when it is `root/checkpoints` (the same filesystem, for a cheap rename).
     init(root: String, checkpointRoot: String, keep: Bool) {
         self.root = root
         self.checkpointRoot = checkpointRoot
         self.keep = keep
         recyclesCheckpoints = checkpointRoot == "\(root)/checkpoints"
+    }
+
+    /// Removes a previous run's scratch directories: only once this agent holds the
+    /// directory's ``WorkDirectoryLock``, since another agent's would be running tasks.
+    func removeLeftovers() {
         try? FileManager.default.removeItem(atPath: scratchRoot)
     }
 

@@ -119,6 +119,27 @@ import Testing
         let path = try old.take()
         try write("stale", to: path + "/output.log")
         let directories = make()
+        directories.removeLeftovers()  // what the agent does at start, once it holds the lock
         #expect(contents(try directories.take()).isEmpty)
+    }
+
+    @Test func aSecondAgentOnTheSameDirectoryIsRefusedNamingTheFirst() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var first: WorkDirectoryLock? = try WorkDirectoryLock(directory: root)
+        let error = #expect(throws: WorkDirectoryError.self) { try WorkDirectoryLock(directory: root) }
+        #expect(error?.description.contains("in use by another agent (pid \(getpid()))") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("--work-dir") == true)
+        withExtendedLifetime(first) {}
+        first = nil
+        #expect(throws: Never.self) { _ = try WorkDirectoryLock(directory: root) }
+    }
+
+    @Test func theDefaultWorkDirectoryIsPerAgentName() {
+        var a = AgentConfiguration(), b = AgentConfiguration()
+        (a.name, b.name) = ("gpu-a", "cpu/b")
+        #expect(a.effectiveWorkDirectory.hasSuffix("/drover-agent-gpu-a"))
+        #expect(b.effectiveWorkDirectory.hasSuffix("/drover-agent-cpu_b"))
+        a.workDirectory = "/srv/work"
+        #expect(a.effectiveWorkDirectory == "/srv/work")
     }
 }

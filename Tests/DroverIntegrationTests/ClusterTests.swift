@@ -10,6 +10,20 @@ import Testing
 /// Serialized: each starts its own cluster, and 2 cores are better used by one at a time.
 @Suite(.serialized)
 struct ClusterTests {
+    @Test func aSecondAgentOnTheSameWorkDirectoryRefusesToStartAndTheFirstKeepsItsTask() async throws {
+        let cluster = try await TestCluster.start(agents: 1)
+        defer { cluster.stopNow() }
+        let job = try await cluster.client.submit(.object(["name": .string("long"), "team": .string("ml"), "command": .string("sleep 2; echo done")]))
+        try await cluster.waitUntil("the task to run", timeout: .seconds(30)) { try await cluster.client.job(job.id).tasks.running == 1 }
+        let second = try await cluster.drover(["agent", "--coordinator", cluster.url, "--join-token", cluster.joinToken, "--name", "intruder",
+                                               "--work-dir", cluster.directory + "/agent-1"], timeout: .seconds(30))
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("in use by another agent"), "\(second.stderr)")
+        let wait = try await cluster.drover(["wait", job.id])
+        #expect(wait.status == 0, "\(wait.stdout)\n\(cluster.diagnostics())")
+        #expect(try await cluster.client.nodes().map(\.name) == ["agent-1"], "the second agent never registered")
+    }
+
     @Test func jobListsPageNewestFirstThroughTheCLI() async throws {
         let cluster = try await TestCluster.start(agents: 0)
         defer { cluster.stopNow() }
