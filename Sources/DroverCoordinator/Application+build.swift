@@ -10,6 +10,7 @@ import Logging
 import NIOSSL
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// The system clock, in milliseconds since the Unix epoch.
@@ -41,11 +42,15 @@ struct PollReleaser: Service {
 
 /// The composition root, used by `drover coordinator`, `drover demo` and tests.
 ///
-/// - Parameter onListening: called with the bound address once the server accepts connections.
+/// - Parameters:
+///   - clock: the state's timestamps; by default the system clock read once and moved on by
+///     `monotonic` (``SteadyWallClock``), so a step of the system clock changes no duration.
+///   - onListening: called with the bound address once the server accepts connections.
 public func buildCoordinator(
-    configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock: any WallClock = SystemWallClock(),
+    configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock providedClock: (any WallClock)? = nil,
     monotonic: any MonotonicClock = ContinuousClock(), logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
 ) async throws -> Coordinator {
+    let clock = providedClock ?? SteadyWallClock(wall: SystemWallClock(), monotonic: monotonic)
     // Configurations built in code (the demo, tests) get the same checks as resolved ones.
     try configuration.validate()
     let store: any Store
@@ -154,6 +159,12 @@ struct RatesReloader: Service {
 struct LeaseReaper: Service {
     let cluster: Cluster
     let logger: Logger
+    /// The system clock's step last logged, in whole seconds.
+    private let loggedStep = LoggedStep()
+
+    final class LoggedStep: Sendable {
+        let seconds = Atomic<Int64>(0)
+    }
 
     func run() async throws {
         while !Task.isCancelledOrShuttingDown {
@@ -168,6 +179,7 @@ struct LeaseReaper: Service {
         // A tick far later than asked means the coordinator itself stalled: nodes' silence in
         // that time is not theirs.
         cluster.forgiveStall()
+        noteClockStep()
         do {
             try await cluster.expireSilentNodes()
             try await cluster.bookRunningCosts()
@@ -176,6 +188,19 @@ struct LeaseReaper: Service {
         } catch {
             logger.error("lease reaper failed", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+extension LeaseReaper {
+    /// Says so when the system clock steps away from the coordinator's steady timestamps (each
+    /// new whole second of difference once): nothing is re-timed, but people reading
+    /// timestamps should know.
+    func noteClockStep() {
+        guard let steady = cluster.clock as? SteadyWallClock else { return }
+        let seconds = steady.drift() / 1000
+        guard loggedStep.seconds.exchange(seconds, ordering: .relaxed) != seconds, seconds != 0 else { return }
+        logger.warning("the system clock stepped away from the coordinator's timestamps; leases, liveness and cost keep monotonic time until restart",
+                       metadata: ["clock.step_seconds": "\(seconds)"])
     }
 }
 
