@@ -97,6 +97,13 @@ public final class Cluster: Sendable {
         return record
     }
 
+    /// Notes that durable leases are being answered now: the orphan check counts from here.
+    func noteAnswered(_ leases: [Lease]) {
+        guard !leases.isEmpty else { return }
+        let now = clock.now()
+        state.withLock { $0.noteLeasesAnswered(leases.map(\.attempt.id), now: now) }
+    }
+
     /// Leases work to `node`, waiting up to `wait` for some to appear.
     func poll(node: NodeID, maxLeases: Int, wait: Duration) async throws -> ([Lease], [AttemptID]) {
         let deadline = monotonic.now + wait
@@ -113,6 +120,7 @@ public final class Cluster: Sendable {
                 let leases = transition.absorb(state.lease(node: node, limit: maxLeases, now: now))
                 return transition.map { _ in (leases, state.attemptsToCancel(on: node), now) }
             }
+            noteAnswered(leases)
             if !leases.isEmpty || !cancels.isEmpty || monotonic.now >= deadline || Task.isCancelled
                 || shuttingDown.load(ordering: .relaxed) {
                 return (leases, cancels)
@@ -208,6 +216,7 @@ public final class Cluster: Sendable {
         if !staleEvents.isEmpty {
             try await mutate { _, _ throws(ClusterError) in Transition(mutations: staleEvents) }
         }
+        noteAnswered(batch.leases)
         return (judgements.map { $0! }, batch.leases)
     }
 

@@ -67,10 +67,11 @@ extension ClusterState {
         }
         let name = pool.nodes[node]!.record.name
         for id in pool.nodes[node]!.active.sorted() where attempts[id] == nil {
-            // Heartbeats sent while the coordinator itself stalled could not list a lease whose
-            // answer was still unsent: such attempts are judged from the stall's end.
-            guard let attempt = pool.activeAttempts[id],
-                  now.milliseconds(since: max(attempt.startedAt, pool.lastStallEndedAt)) > orphanAfterMilliseconds else { continue }
+            // The agent can hold a lease only once its answer was sent (a commit may wait on the
+            // disk for long), and heartbeats sent while the coordinator itself stalled could not
+            // list one still unsent: an attempt is judged from the later of the two.
+            guard let answered = pool.answeredAt[id],
+                  now.milliseconds(since: max(answered, pool.lastStallEndedAt)) > orphanAfterMilliseconds else { continue }
             endAttempt(id, outcome: .lost, report: nil, reason: "agent \(name) does not hold this attempt: its lease never reached the agent",
                        actor: "coordinator", now: now, random: &random, into: &mutations)
         }
@@ -92,6 +93,12 @@ extension ClusterState {
             .putNode(record),
             .appendEvent(Event(subject: "node/\(node)", job: nil, at: now, from: NodeState.down.rawValue, to: NodeState.ready.rawValue,
                                reason: "agent reconnected", actor: "node/\(node)"))])
+    }
+
+    /// Notes that the answer carrying the leases of `ids` was durable and sent at `now`: from
+    /// then their agent's heartbeats are expected to list them.
+    public mutating func noteLeasesAnswered(_ ids: some Sequence<AttemptID>, now: Timestamp) {
+        pool.noteAnswered(ids, now: now)
     }
 
     /// Gives every node `milliseconds` more before it can be declared down, and every attempt a

@@ -87,6 +87,9 @@ public struct ClusterState: Sendable {
             pool.hold(attempt)
             if let team = queue.jobs[attempt.task.job]?.record.spec.team { teams.hold(attempt.allocation, team: team) }
         }
+        // Whether the answers of these leases were sent before the restart is unknown: every
+        // attempt gets a full orphan age from now to appear in its agent's heartbeats.
+        pool.noteAnswered(activeAttempts.map(\.id), now: now)
         pool.lastAttemptID = lastAttemptID
     }
 

@@ -17,6 +17,10 @@ public struct NodePool: Sendable {
     /// When the coordinator last came back from a stall of its own (not persisted): attempts
     /// leased before it get a full orphan age from then to appear in their agent's heartbeats.
     public private(set) var lastStallEndedAt = Timestamp(milliseconds: 0)
+    /// When the answer carrying each active attempt's lease was durable and sent (not persisted;
+    /// after a restart, the restart). An attempt's agent can only be expected to hold it from
+    /// then: the orphan check never counts the time a commit spent waiting on the disk.
+    public private(set) var answeredAt: [AttemptID: Timestamp] = [:]
 
     init() {}
 
@@ -53,6 +57,7 @@ public struct NodePool: Sendable {
     /// Ends `id`'s lease: returns its record and gives what it held back to its node.
     mutating func release(_ id: AttemptID) -> AttemptRecord? {
         guard let attempt = activeAttempts.removeValue(forKey: id) else { return nil }
+        answeredAt[id] = nil
         if var node = nodes.removeValue(forKey: attempt.node) {
             node.allocated = node.allocated - attempt.allocation
             node.freeGPUs = (node.freeGPUs + attempt.gpuIndices).sorted()
@@ -60,6 +65,11 @@ public struct NodePool: Sendable {
             nodes[attempt.node] = node
         }
         return attempt
+    }
+
+    /// Notes that the leases of `ids` were answered to their agents at `now`.
+    mutating func noteAnswered(_ ids: some Sequence<AttemptID>, now: Timestamp) {
+        for id in ids where activeAttempts[id] != nil { answeredAt[id] = now }
     }
 
     /// The node registered under `name`, if any.

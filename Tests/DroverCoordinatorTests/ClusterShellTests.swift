@@ -186,6 +186,32 @@ import Testing
 
     // MARK: - A failing store
 
+    @Test func aLeaseWhoseCommitWaitsOnTheDiskIsNotLostToHeartbeatsSentMeanwhile() async throws {
+        let shell = try await Shell { ($0.leaseTTL, $0.heartbeatInterval) = (.seconds(4), .seconds(1)) }
+        let node = try await shell.registerNode("n1")
+        _ = try await shell.submit("slow-disk")
+        // Given the disk stalls while the lease commits,
+        shell.store.closeGate()
+        async let polled = shell.cluster.poll(node: node, maxLeases: 1, wait: .zero)
+        try await shell.advance(until: { shell.store.heldWrites == 1 })
+        let attempt = try #require(shell.cluster.state.withLock { $0.activeAttempts.keys.first })
+        // heartbeats sent 8 s into the stall cannot list the lease, and must not lose it;
+        shell.clock.advance(milliseconds: 8_000)
+        // (a heartbeat that changes nothing writes nothing, so it answers during the stall; one
+        // that lost the lease would wait on the disk, so a watchdog ends the stall for it to fail)
+        let watchdog = Task { try await Task.sleep(for: .seconds(10)); shell.store.openGate() }
+        defer { watchdog.cancel() }
+        let beat = try await shell.cluster.heartbeat(node: node, progress: [:])
+        let held = shell.cluster.state.withLock { $0.activeAttempts[attempt] != nil }
+        shell.store.openGate()
+        let (leases, _) = try await polled
+        #expect(held && beat.unknown.isEmpty)
+        #expect(leases.map(\.attempt.id) == [attempt])
+        // then the agent, holding it, lists it and it runs on.
+        _ = try await shell.cluster.heartbeat(node: node, progress: [attempt: nil])
+        #expect(try await shell.store.attempt(attempt)?.state == .running)
+    }
+
     @Test func aFailedWriteRefusesChangesUntilTheStoreIsBackAndThenReloadsWithoutTheLostChange() async throws {
         let shell = try await Shell()
         let kept = try await shell.submit("kept")

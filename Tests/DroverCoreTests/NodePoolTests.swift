@@ -73,4 +73,26 @@ import Testing
         _ = h.heartbeat(node, [:])
         #expect(h.state.activeAttempts[attempt.id] == nil)
     }
+
+    @Test func aLeaseIsJudgedOnlyFromWhenItsAnswerWasSentNotFromWhenItWasMade() throws {
+        var h = Harness()
+        let node = h.register("n", cpu: 4000)
+        try h.submit(makeSpec())
+        // Given a lease whose commit waits on a stalled disk (made, not yet answered),
+        let leased = h.state.lease(node: node, limit: 1, now: h.now)
+        let attempt = try #require(leased.value.first).attempt.id
+        // heartbeats that cannot list it yet, however late, do not make it lost;
+        h.advance(60_000)
+        _ = h.heartbeat(node, [:])
+        #expect(h.state.activeAttempts[attempt] != nil)
+        // once answered, its agent gets a full orphan age (20 s) to list it.
+        h.state.noteLeasesAnswered([attempt], now: h.now)
+        h.advance(19_000)
+        _ = h.heartbeat(node, [:])
+        #expect(h.state.activeAttempts[attempt] != nil)
+        h.advance(1_001)
+        _ = h.heartbeat(node, [:])
+        #expect(h.state.activeAttempts[attempt] == nil)
+        #expect(h.state.pool.answeredAt[attempt] == nil, "forgotten with the lease")
+    }
 }

@@ -68,6 +68,7 @@ struct Harness {
     mutating func lease(_ node: NodeID, limit: Int = 1000) -> [AttemptRecord] {
         let transition = state.lease(node: node, limit: limit, now: now)
         mutations += transition.mutations
+        state.noteLeasesAnswered(transition.value.map(\.attempt.id), now: now)  // as the shell does once durable
         handoffs.formUnion(transition.effects.handoffs)
         return transition.value.map(\.attempt)
     }
