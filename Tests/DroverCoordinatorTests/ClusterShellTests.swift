@@ -196,12 +196,16 @@ import Testing
         try await shell.advance(until: { shell.store.heldWrites == 1 })
         let attempt = try #require(shell.cluster.state.withLock { $0.activeAttempts.keys.first })
         // heartbeats sent 8 s into the stall cannot list the lease, and must not lose it;
-        shell.clock.advance(milliseconds: 8_000)
-        // (a heartbeat that changes nothing writes nothing, so it answers during the stall; one
+        // (every 500 ms, so the coordinator itself is seen running: no stall to forgive; a
+        // heartbeat that changes nothing writes nothing, so it answers during the disk stall; one
         // that lost the lease would wait on the disk, so a watchdog ends the stall for it to fail)
         let watchdog = Task { try await Task.sleep(for: .seconds(10)); shell.store.openGate() }
         defer { watchdog.cancel() }
-        let beat = try await shell.cluster.heartbeat(node: node, progress: [:])
+        var beat: (unknown: [AttemptID], cancel: [AttemptID]) = ([], [])
+        for _ in 0..<16 {
+            shell.clock.advance(milliseconds: 500)
+            beat = try await shell.cluster.heartbeat(node: node, progress: [:])
+        }
         let held = shell.cluster.state.withLock { $0.activeAttempts[attempt] != nil }
         shell.store.openGate()
         let (leases, _) = try await polled
