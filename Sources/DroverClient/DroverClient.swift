@@ -37,6 +37,23 @@ public struct DroverClient: Sendable {
         try await send(.POST, "/v1/jobs", body: spec)
     }
 
+    /// Submits with an `Idempotency-Key`, retrying while the coordinator cannot be reached or the
+    /// answer is lost (up to `attempts` tries, backing off from 200 ms): the key makes every try
+    /// the same submission, so a retry never creates a second job.
+    public func submit(_ spec: JSONValue, idempotencyKey key: String, attempts: Int = 6) async throws -> JobView {
+        var delay = Duration.milliseconds(200)
+        var tries = 1
+        while true {
+            do {
+                return try await send(.POST, "/v1/jobs", body: spec, headers: [("Idempotency-Key", key)])
+            } catch DroverClientError.unreachable where tries < attempts {
+                try await Task.sleep(for: delay)
+                delay *= 2
+                tries += 1
+            }
+        }
+    }
+
     /// Jobs, newest first; `before` (a job id) gives the page after the one that ended there.
     public func jobs(team: String? = nil, state: String? = nil, limit: Int? = nil, before: String? = nil) async throws -> [JobView] {
         var query: [String] = []
@@ -188,9 +205,10 @@ public struct DroverClient: Sendable {
         try await send(method, path, body: Optional<JSONValue>.none, timeout: timeout)
     }
 
-    private func send<Body: Encodable, Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Body?, timeout: TimeAmount = .seconds(30)) async throws -> Response {
+    private func send<Body: Encodable, Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Body?, timeout: TimeAmount = .seconds(30),
+                                                            headers: [(String, String)] = []) async throws -> Response {
         let data = try body.map { Array(try JSONEncoder().encode($0)) }
-        let (head, responseBody) = try await raw(method, path, body: data, timeout: timeout, contentType: "application/json")
+        let (head, responseBody) = try await raw(method, path, body: data, timeout: timeout, contentType: "application/json", headers: headers)
         try Self.check(head: head, body: responseBody)
         do {
             return try JSONDecoder().decode(Response.self, from: Data(responseBody))
@@ -201,9 +219,11 @@ public struct DroverClient: Sendable {
 
     private struct Head { var status: HTTPResponseStatus; var headers: HTTPHeaders }
 
-    private func raw(_ method: HTTPMethod, _ path: String, body: [UInt8]?, timeout: TimeAmount, contentType: String? = nil) async throws -> (Head, [UInt8]) {
+    private func raw(_ method: HTTPMethod, _ path: String, body: [UInt8]?, timeout: TimeAmount, contentType: String? = nil,
+                     headers: [(String, String)] = []) async throws -> (Head, [UInt8]) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.body = .bytes(ByteBuffer(bytes: body))

@@ -74,9 +74,22 @@ public final class Cluster: Sendable {
     // MARK: - Jobs
 
     func submit(_ spec: JobSpec, by actor: String) async throws -> JobRecord {
-        let record = try await mutate { state, now throws(ClusterError) in try state.submit(spec, by: actor, now: now) }
-        logger.info("job submitted", metadata: ["job.id": "\(record.id)", "job.tasks": "\(spec.taskCount)", "job.team": "\(spec.team)"])
-        return record
+        try await submit(spec, by: actor, idempotencyKey: nil).record
+    }
+
+    /// Submits; with `idempotencyKey` the team used within 24 h, answers the first job (`replayed`).
+    func submit(_ spec: JobSpec, by actor: String, idempotencyKey: String?) async throws -> (record: JobRecord, replayed: Bool) {
+        let (record, replayed) = try await mutate { state, now throws(ClusterError) in
+            try state.submit(spec, by: actor, idempotencyKey: idempotencyKey, now: now)
+        }
+        if replayed {
+            // The first submission may still be committing: answer its job only once it is durable.
+            try await journal.waitDurable(state.withLock { _ in journal.lastTicket })
+            logger.info("job submit replayed", metadata: ["job.id": "\(record.id)", "idempotency.key": "\(idempotencyKey ?? "")"])
+        } else {
+            logger.info("job submitted", metadata: ["job.id": "\(record.id)", "job.tasks": "\(spec.taskCount)", "job.team": "\(spec.team)"])
+        }
+        return (record, replayed)
     }
 
     func cancel(_ id: JobID, by actor: String) async throws {

@@ -108,8 +108,20 @@ struct Routes {
         case "true": return try json(cluster.queries.estimate(spec))
         case let other?: throw APIError.badRequest("must be true or false, got '\(other)'", field: "dryRun")
         }
-        let record = try await cluster.submit(spec, by: context.principal!.actor)
-        return try json(try await cluster.queries.job(record.id, withAttempts: false, eventLimit: 0), status: .created)
+        let key = try Self.idempotencyKey(request)
+        let (record, replayed) = try await cluster.submit(spec, by: context.principal!.actor, idempotencyKey: key)
+        var response = try json(try await cluster.queries.job(record.id, withAttempts: false, eventLimit: 0), status: replayed ? .ok : .created)
+        if replayed { response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+        return response
+    }
+
+    /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters (a UUID is typical).
+    static func idempotencyKey(_ request: Request) throws -> String? {
+        guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else { return nil }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError.badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters, such as a UUID", field: "Idempotency-Key")
+        }
+        return key
     }
 
     @Sendable func listJobs(_ request: Request, context: DroverRequestContext) async throws -> Response {

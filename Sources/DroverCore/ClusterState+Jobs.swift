@@ -4,12 +4,30 @@ extension ClusterState {
     /// Accepts a validated job. Refuses one that no registered node could ever hold, one that can
     /// never fit its team's quota, and one its team's budget does not admit.
     public mutating func submit(_ spec: JobSpec, by actor: String, now: Timestamp) throws(ClusterError) -> Transition<JobRecord> {
+        try submit(spec, by: actor, idempotencyKey: nil, now: now).map { $0.record }
+    }
+
+    /// How long an `Idempotency-Key` finds the job first submitted with it.
+    public static let idempotencyWindowMilliseconds: Int64 = 24 * 3_600_000
+
+    /// Submits, or with `idempotencyKey` used by the team within the window, answers the job
+    /// first submitted with it (`replayed`) and changes nothing; the same key with another spec
+    /// is refused, so a retried request can never become a different job.
+    public mutating func submit(_ spec: JobSpec, by actor: String, idempotencyKey: String?, now: Timestamp)
+        throws(ClusterError) -> Transition<(record: JobRecord, replayed: Bool)> {
+        if let key = idempotencyKey, let first = queue.job(team: spec.team, idempotencyKey: key),
+           now.milliseconds(since: first.record.submittedAt) < Self.idempotencyWindowMilliseconds {
+            guard first.record.spec == spec else {
+                throw .conflict("Idempotency-Key '\(key)' was used for job \(first.record.id) with a different spec less than 24 h ago; send a new key for a new job")
+            }
+            return Transition((first.record, true))
+        }
         try checkAdmission(spec, now: now)
-        let record = JobRecord(id: JobID(queue.lastJobID + 1), spec: spec, submittedAt: now, submittedBy: actor)
+        let record = JobRecord(id: JobID(queue.lastJobID + 1), spec: spec, submittedAt: now, submittedBy: actor, idempotencyKey: idempotencyKey)
         queue.add(JobRuntime(record: record, waitingSince: now))
         let event = Event(subject: "job/\(record.id)", job: record.id, at: now, from: nil, to: JobState.queued.rawValue,
                           reason: "submitted \(spec.kind.rawValue) job '\(spec.name)' with \(spec.taskCount) task(s)", actor: actor)
-        return Transition(record, mutations: [.putJob(record), .appendEvent(event)], effects: Effects(wake: WakeRule.everyPoll))
+        return Transition((record, false), mutations: [.putJob(record), .appendEvent(event)], effects: Effects(wake: WakeRule.everyPoll))
     }
 
     /// The checks of ``submit(_:by:now:)``, without submitting: throws why the job would be refused.

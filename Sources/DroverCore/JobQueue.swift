@@ -10,6 +10,8 @@ public struct JobQueue: Sendable {
     /// first job that fits the polling node), not at every pending job.
     public private(set) var pendingByTeam: [String: [JobID]] = [:]
     public internal(set) var lastJobID: Int64 = 0
+    /// Jobs by the `Idempotency-Key` they were submitted with, per team (``submitKey(team:key:)``).
+    public private(set) var jobsByIdempotencyKey: [String: JobID] = [:]
     /// When the last lease was handed out, to any job (not persisted).
     public internal(set) var lastLeaseAt = Timestamp(milliseconds: 0)
     /// Delayed retries by their `notBefore`. An entry whose task was leased, cancelled or
@@ -30,8 +32,17 @@ public struct JobQueue: Sendable {
     mutating func add(_ job: ClusterState.JobRuntime) {
         lastJobID = max(lastJobID, job.record.id.rawValue)
         jobs[job.record.id] = job
+        if let key = job.record.idempotencyKey { jobsByIdempotencyKey[Self.submitKey(team: job.record.spec.team, key: key)] = job.record.id }
         for index in job.retryQueue { if let at = job.tasks[index]?.notBefore { noteRetry(TaskRef(job: job.record.id, index: index), at: at) } }
         refreshPending(job.record.id)
+    }
+
+    /// Keys are the client's, so they are kept apart per team: one team's key never finds another's job.
+    static func submitKey(team: String, key: String) -> String { team + "\u{0}" + key }
+
+    /// The job submitted for `team` with `key`, if any.
+    func job(team: String, idempotencyKey key: String) -> ClusterState.JobRuntime? {
+        jobsByIdempotencyKey[Self.submitKey(team: team, key: key)].flatMap { jobs[$0] }
     }
 
     /// Remembers that `task` waits for a retry from `at` on, for ``nextRetryDue()``.

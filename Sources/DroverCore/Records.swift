@@ -12,9 +12,12 @@ public struct JobRecord: Hashable, Sendable {
     public var reason: String?
     /// Who submitted it (token subject), for the audit trail.
     public var submittedBy: String
+    /// The client's `Idempotency-Key` of the submission, if it sent one.
+    public var idempotencyKey: String?
 
     public init(id: JobID, spec: JobSpec, state: JobState = .queued, submittedAt: Timestamp, startedAt: Timestamp? = nil,
-                endedAt: Timestamp? = nil, nextUnstarted: Int = 0, reason: String? = nil, submittedBy: String) {
+                endedAt: Timestamp? = nil, nextUnstarted: Int = 0, reason: String? = nil, submittedBy: String, idempotencyKey: String? = nil) {
+        self.idempotencyKey = idempotencyKey
         self.id = id
         self.spec = spec
         self.state = state

@@ -155,6 +155,10 @@ extension SQLiteStore {
             // Load finds the finished jobs that still run an attempt without reading every row.
             try db.execute(sql: "CREATE INDEX tasks_running ON tasks(job_id) WHERE state = 'running'")
         }
+        migrator.registerMigration("007-idempotency-keys") { db in
+            // The client's Idempotency-Key of a submission: a retried submit finds its first job.
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN idempotency_key TEXT")
+        }
         return migrator
     }
 }

@@ -95,12 +95,12 @@ public final class SQLiteStore: Store {
             guard db.changesCount == 0 else { return }
             try db.cachedStatement(sql: """
                 INSERT INTO jobs (id, name, team, kind, state, priority, task_count, next_unstarted, submitted_at, started_at,
-                                  ended_at, reason, submitted_by, spec)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  ended_at, reason, submitted_by, spec, idempotency_key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     job.id.rawValue, job.spec.name, job.spec.team, job.spec.kind.rawValue, job.state.rawValue, job.spec.priority,
                     job.spec.taskCount, job.nextUnstarted, job.submittedAt.milliseconds, job.startedAt?.milliseconds,
-                    job.endedAt?.milliseconds, job.reason, job.submittedBy, try json(job.spec),
+                    job.endedAt?.milliseconds, job.reason, job.submittedBy, try json(job.spec), job.idempotencyKey,
                 ])
         case .putTask(let task):
             var row = RowWriter(try statements.get(1, db, putTaskSQL))
@@ -198,7 +198,8 @@ public final class SQLiteStore: Store {
                 return JobRecord(
                     id: JobID(row["id"]), spec: spec, state: try Self.enumValue(row["state"]), submittedAt: Timestamp(milliseconds: row["submitted_at"]),
                     startedAt: (row["started_at"] as Int64?).map(Timestamp.init), endedAt: (row["ended_at"] as Int64?).map(Timestamp.init),
-                    nextUnstarted: row["next_unstarted"], reason: row["reason"], submittedBy: row["submitted_by"])
+                    nextUnstarted: row["next_unstarted"], reason: row["reason"], submittedBy: row["submitted_by"],
+                    idempotencyKey: row["idempotency_key"])
             }
             // Rows of finished jobs stay here (counted); memory holds the rest (`holdsTaskRows`).
             let terminal = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ", ")

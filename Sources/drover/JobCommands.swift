@@ -29,6 +29,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Follow the job; exit 0 only if it succeeded.") var wait = false
     @Flag(help: "Print the job's cost estimate and whether its team's budget admits it; submit nothing (exit 1 if it would be refused).")
     var dryRun = false
+    @Option(help: ArgumentHelp("Makes the submit safe to repeat: the same key within 24 h gives the first job, not a new one (default: a new UUID, so the CLI's own retries never make two jobs).",
+                               valueName: "KEY"))
+    var idempotencyKey: String?
     @Option var output: OutputFormat = .table
     @Argument(parsing: .postTerminator, help: "The command to run (after --).") var command: [String] = []
 
@@ -42,7 +45,8 @@ struct SubmitCommand: AsyncParsableCommand {
             if !estimate.admitted { throw ExitCode(1) }
             return
         }
-        let job = try await api.submit(spec)
+        // One key for every try: a retry after a lost answer finds the job the first try made.
+        let job = try await api.submit(spec, idempotencyKey: idempotencyKey ?? UUID().uuidString)
         if output == .json && !wait { try Output.printJSON(job) } else { print(job.id) }
         flushStandardOutput()
         if wait {

@@ -258,3 +258,35 @@ import Testing
         #expect(h.job(job).queued == 1 && h.job(job).tasks[0]?.failures == 0)
     }
 }
+
+@Suite struct IdempotentSubmitTests {
+    @Test func theSameKeyFromTheSameTeamWithin24hAnswersTheFirstJobAndChangesNothing() throws {
+        var h = Harness()
+        let spec = makeSpec()
+        let first = try h.state.submit(spec, by: "alice", idempotencyKey: "k-1", now: h.now)
+        #expect(!first.value.replayed && first.value.record.idempotencyKey == "k-1")
+        h.advance(3_600_000)
+        let again = try h.state.submit(spec, by: "alice", idempotencyKey: "k-1", now: h.now)
+        #expect(again.value.replayed && again.value.record.id == first.value.record.id)
+        #expect(again.mutations.isEmpty && again.effects.polls == .none)
+        #expect(h.state.jobs.count == 1)
+    }
+
+    @Test func theSameKeyWithAnotherSpecIsRefusedAndAnotherTeamsKeyIsItsOwn() throws {
+        var h = Harness()
+        let first = try h.state.submit(makeSpec(name: "a"), by: "alice", idempotencyKey: "k", now: h.now).value.record
+        #expect(throws: ClusterError.conflict("Idempotency-Key 'k' was used for job \(first.id) with a different spec less than 24 h ago; send a new key for a new job")) {
+            _ = try h.state.submit(makeSpec(name: "b"), by: "alice", idempotencyKey: "k", now: h.now)
+        }
+        let other = try h.state.submit(makeSpec(name: "a", team: "web"), by: "bob", idempotencyKey: "k", now: h.now).value
+        #expect(!other.replayed && other.record.id != first.id)
+    }
+
+    @Test func after24hTheKeyMakesANewJob() throws {
+        var h = Harness()
+        let first = try h.state.submit(makeSpec(), by: "alice", idempotencyKey: "k", now: h.now).value.record
+        h.advance(ClusterState.idempotencyWindowMilliseconds)
+        let later = try h.state.submit(makeSpec(), by: "alice", idempotencyKey: "k", now: h.now).value
+        #expect(!later.replayed && later.record.id != first.id)
+    }
+}

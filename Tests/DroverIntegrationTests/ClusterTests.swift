@@ -24,6 +24,35 @@ struct ClusterTests {
         #expect(try await cluster.client.nodes().map(\.name) == ["agent-1"], "the second agent never registered")
     }
 
+    @Test func aSubmitWhoseAnswerWasLostIsRetriedWithItsKeyAndMakesExactlyOneJob() async throws {
+        let cluster = try await TestCluster.start(agents: 0)
+        defer { cluster.stopNow() }
+        let port = try #require(Int(cluster.url.split(separator: ":").last!))
+        let body = #"{"name":"once","team":"ml","command":["true"]}"#  // what the CLI sends for `-- true`
+        func post(key: String) throws -> String {
+            try RawHTTP.exchange(port: port, Array(("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(cluster.adminToken)\r\n"
+                + "Content-Type: application/json\r\nIdempotency-Key: \(key)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body).utf8))
+        }
+        // Given a submit whose answer the client never read (the connection cut after sending),
+        _ = try post(key: "lost-answer-1")
+        // the CLI's retry with the same key gets that job, created once;
+        let retried = try await cluster.drover(["submit", "--idempotency-key", "lost-answer-1", "--name", "once", "--team", "ml", "--", "true"])
+        #expect(retried.status == 0, "\(retried.stderr)")
+        let jobs = try await cluster.client.jobs()
+        #expect(jobs.count == 1 && retried.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == jobs.first?.id)
+        let replay = try post(key: "lost-answer-1")
+        #expect(replay.hasPrefix("HTTP/1.1 200") && replay.lowercased().contains("idempotent-replayed: true"), "\(replay)")
+        // the key outlives a restart; another spec under it is refused; a new key is a new job.
+        await cluster.signalCoordinator(SIGKILL)
+        try await cluster.startCoordinator()
+        #expect(try post(key: "lost-answer-1").hasPrefix("HTTP/1.1 200"))
+        let other = try await cluster.drover(["submit", "--idempotency-key", "lost-answer-1", "--name", "twice", "--team", "ml", "--", "true"])
+        #expect(other.status != 0 && other.stderr.contains("different spec"), "\(other.stderr)")
+        #expect(try post(key: "lost-answer-2").hasPrefix("HTTP/1.1 201"))
+        #expect(try await cluster.client.jobs().count == 2)
+        #expect(try post(key: "bad key with spaces").hasPrefix("HTTP/1.1 400"))
+    }
+
     @Test func jobListsPageNewestFirstThroughTheCLI() async throws {
         let cluster = try await TestCluster.start(agents: 0)
         defer { cluster.stopNow() }

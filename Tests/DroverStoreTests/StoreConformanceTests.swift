@@ -75,6 +75,16 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aJobsIdempotencyKeyIsKept(kind: StoreKind) async throws {
+        let store = try kind.make()
+        var job = sampleJob(1)
+        job.idempotencyKey = "7f0c2a9e-retry-me"
+        try await store.apply([.putJob(job), .putJob(sampleJob(2))])
+        let loaded = try await store.load().jobs
+        #expect(loaded.map(\.idempotencyKey) == ["7f0c2a9e-retry-me", nil])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func jobIDsPageNewestFirstWithFilters(kind: StoreKind) async throws {
         let store = try kind.make()
         var other = sampleJob(4, state: .running)
