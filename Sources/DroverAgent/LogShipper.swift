@@ -32,24 +32,38 @@ struct LogShipper: Sendable {
         var position = Position.at(0)
         while case .at(let offset) = position, !Task.isCancelled {
             let done = await exited.wait(orUntil: clock.now + interval, on: clock)
-            position = await ship(lease, path: path, from: offset)
+            position = await ship(lease, path: path, from: offset, final: done)
             if done { break }
         }
         return position
     }
 
     /// Uploads what the file at `path` holds from `offset` on; returns the new position.
-    func ship(_ lease: LeaseView, path: String, from offset: Int64) async -> Position {
+    ///
+    /// Secrets are masked across chunk and shipping boundaries: each chunk is masked together
+    /// with the bytes before it that a secret could start in, and while the task may still
+    /// write (`final` false) the last bytes that could begin a secret are held back until the
+    /// next turn, so a secret written in two pieces is never shipped half in clear.
+    func ship(_ lease: LeaseView, path: String, from offset: Int64, final: Bool = true) async -> Position {
         guard let handle = FileHandle(forReadingAtPath: path) else { return .at(offset) }
         defer { try? handle.close() }
-        let secrets = (lease.secretEnv ?? []).compactMap { lease.env[$0] }
+        let secrets = Self.maskedSecrets(of: lease)
+        let overlap = Int64(max(0, (secrets.map(\.utf8.count).max() ?? 0) - 1))
         var position = offset
         while true {
             do {
-                try handle.seek(toOffset: UInt64(position))
-                guard let data = try handle.read(upToCount: Self.chunkBytes), !data.isEmpty else { return .at(position) }
-                try await link.uploadLog(attempt: lease.attemptId, offset: position, data: Self.mask(Array(data), secrets: secrets))
-                position += Int64(data.count)
+                let start = max(0, position - overlap)
+                let wanted = Int(position - start) + Self.chunkBytes + Int(overlap)
+                try handle.seek(toOffset: UInt64(start))
+                guard let data = try handle.read(upToCount: wanted), data.count > Int(position - start) else { return .at(position) }
+                let end = start + Int64(data.count)
+                let atEnd = data.count < wanted
+                let shipEnd = min(position + Int64(Self.chunkBytes), atEnd && final ? end : end - overlap)
+                guard shipEnd > position else { return .at(position) }
+                let window = Self.mask(Array(data), secrets: secrets)
+                try await link.uploadLog(attempt: lease.attemptId, offset: position,
+                                         data: Array(window[Int(position - start)..<Int(shipEnd - start)]))
+                position = shipEnd
             } catch let error where error.coordinatorStatus == 409 || error.coordinatorStatus == 403 {
                 return .leaseGone
             } catch {
@@ -59,8 +73,14 @@ struct LogShipper: Sendable {
         }
     }
 
+    /// The secret values of `lease` that are masked: those of 4 bytes or more (shorter ones
+    /// would mask ordinary text).
+    static func maskedSecrets(of lease: LeaseView) -> [String] {
+        (lease.secretEnv ?? []).compactMap { lease.env[$0] }.filter { $0.utf8.count >= 4 }
+    }
+
     /// Replaces every occurrence of a secret value by `*` of the same length, so offsets of
-    /// the shipped output stay those of the file. (A secret split across two chunks is not caught.)
+    /// the shipped output stay those of the file.
     static func mask(_ bytes: [UInt8], secrets: [String]) -> [UInt8] {
         var output = bytes
         for secret in secrets where secret.utf8.count >= 4 {

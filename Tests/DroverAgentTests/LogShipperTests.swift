@@ -58,6 +58,28 @@ struct LogShipperTests {
                 "secrets under 4 bytes are left alone (they would mask ordinary text)")
     }
 
+    @Test func aSecretWrittenInTwoPiecesIsNeverShippedHalfInClear() async throws {
+        let lease = makeLease(env: ["TOKEN": "hunter22"], secretEnv: ["TOKEN"])
+        let path = try file("token=hunt")
+        // While the task runs, the bytes that could begin the secret wait for the next turn;
+        #expect(await shipper.ship(lease, path: path, from: 0, final: false) == .at(3))
+        try append("er22 ok\n", to: path)
+        // the rest, masked with what came before, goes once the task has exited.
+        #expect(await shipper.ship(lease, path: path, from: 3, final: true) == .at(18))
+        let shipped = coordinator.uploads.values.map(\.text).joined()
+        #expect(shipped == "token=******** ok\n")
+        #expect(coordinator.uploads.values.map(\.offset) == [0, 3], "offsets are the file's")
+    }
+
+    @Test func aSecretAcrossTheChunkBoundaryIsMasked() async throws {
+        let lease = makeLease(env: ["TOKEN": "hunter22"], secretEnv: ["TOKEN"])
+        let prefix = String(repeating: "a", count: LogShipper.chunkBytes - 4)
+        let path = try file(prefix + "hunter22\n")
+        #expect(await shipper.ship(lease, path: path, from: 0) == .at(Int64(prefix.utf8.count + 9)))
+        let shipped = coordinator.uploads.values.map(\.text).joined()
+        #expect(shipped == prefix + "********\n" && coordinator.uploads.values.count == 2)
+    }
+
     @Test func followShipsEveryIntervalAndOnceMoreAfterTheExit() async throws {
         let path = try file("first\n")
         let exited = Latch()
