@@ -31,7 +31,10 @@ struct AttemptRunner: Sendable {
         let paths = AttemptPaths(directory: directory, checkpoints: workDirectories.checkpoints(job: lease.jobId, task: lease.task))
         let outcome = await run(lease, in: paths)
         ended(outcome)
-        workDirectories.release(directory, succeeded: Self.leavesDirectoryReusable(outcome), job: lease.jobId, task: lease.task, attempt: lease.attempt)
+        let reusable = Self.leavesDirectoryReusable(outcome)
+        // A kept directory keeps its output: with the secrets masked, as they were when shipped.
+        if !reusable || keepWorkDirectories { LogShipper.maskInPlace(paths.output, secrets: LogShipper.maskedSecrets(of: lease)) }
+        workDirectories.release(directory, succeeded: reusable, job: lease.jobId, task: lease.task, attempt: lease.attempt)
         if outcome.succeeded && !keepWorkDirectories {
             workDirectories.discardCheckpoints(paths.checkpoints) // the task is done: nothing to resume
         }

@@ -79,6 +79,32 @@ struct LogShipper: Sendable {
         (lease.secretEnv ?? []).compactMap { lease.env[$0] }.filter { $0.utf8.count >= 4 }
     }
 
+    /// Masks the secrets in the output file at `path` itself, for a directory that is kept for
+    /// inspection: what stays on the agent's disk is what was shipped. Only a regular file is
+    /// touched (a link the task put there is not followed); chunks overlap so a secret across
+    /// two is masked.
+    static func maskInPlace(_ path: String, secrets: [String]) {
+        guard !secrets.isEmpty else { return }
+        let descriptor = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return }
+        let overlap = (secrets.map(\.utf8.count).max() ?? 1) - 1
+        var buffer = [UInt8](repeating: 0, count: chunkBytes + overlap)
+        var offset: off_t = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
+            guard count > 0 else { return }
+            let masked = mask(Array(buffer[..<count]), secrets: secrets)
+            if masked[..<count] != buffer[..<count] {
+                _ = masked.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, count, offset) }
+            }
+            guard count == buffer.count else { return }
+            offset += off_t(chunkBytes)
+        }
+    }
+
     /// Replaces every occurrence of a secret value by `*` of the same length, so offsets of
     /// the shipped output stay those of the file.
     static func mask(_ bytes: [UInt8], secrets: [String]) -> [UInt8] {

@@ -54,6 +54,14 @@ final class AttemptRunnerTests: Sendable {
         #expect(shipped == "oops\n")
     }
 
+    @Test func aKeptDirectorysOutputHasItsSecretsMasked() async throws {
+        let lease = makeLease(command: ["/bin/sh", "-c", #"printf 'key=%s\n' "$API_KEY"; exit 1"#], env: ["API_KEY": "s3cr3t-value"], secretEnv: ["API_KEY"])
+        let (outcome, _) = await run(lease)
+        #expect(outcome.ending == .failed(exitCode: 1, signal: nil))
+        let kept = try String(contentsOfFile: root + "/jobs/7/task-0/attempt-1/output.log", encoding: .utf8)
+        #expect(kept == "key=************\n" && shipped == kept)
+    }
+
     @Test func aTaskPastItsTimeoutIsKilledAndTimedOut() async throws {
         let start = clock.now
         let running = Task { await run(makeLease(command: ["/bin/sleep", "60"], timeoutMs: 500)) }

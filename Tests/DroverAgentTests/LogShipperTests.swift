@@ -80,6 +80,18 @@ struct LogShipperTests {
         #expect(shipped == prefix + "********\n" && coordinator.uploads.values.count == 2)
     }
 
+    @Test func maskingInPlaceCatchesASecretAcrossChunksAndFollowsNoLink() throws {
+        let prefix = String(repeating: "a", count: LogShipper.chunkBytes - 3)
+        let path = try file(prefix + "hunter22 hunter22\n")
+        LogShipper.maskInPlace(path, secrets: ["hunter22"])
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == prefix + "******** ********\n")
+        let target = try file("hunter22 elsewhere\n")
+        let link = (path as NSString).deletingLastPathComponent + "/link.log"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        LogShipper.maskInPlace(link, secrets: ["hunter22"])
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "hunter22 elsewhere\n", "the link's target is untouched")
+    }
+
     @Test func followShipsEveryIntervalAndOnceMoreAfterTheExit() async throws {
         let path = try file("first\n")
         let exited = Latch()
