@@ -41,12 +41,12 @@ extension Cluster {
 
     /// Appends a row reversing ledger row `id`.
     func reverseLedgerEntry(_ id: Int64, reason: String, by actor: String) async throws -> LedgerEntry {
-        guard let entry = try await store.ledgerEntry(id) else { throw APIError.notFound("ledger entry \(id) does not exist") }
+        guard let entry = try await queries.fromStore({ try await $0.ledgerEntry(id) }) else { throw APIError.notFound("ledger entry \(id) does not exist") }
         var tries = 0
         while true {
             // The attempt's stored row, unless it still runs (then memory has it). It can end
             // between this read and the change below; the core refuses that case and we read again.
-            let stored = try await store.attempt(entry.attempt)
+            let stored = try await queries.fromStore { try await $0.attempt(entry.attempt) }
             do {
                 return try await mutate { state, now throws(ClusterError) in
                     try state.reverse(entry, finishedAttempt: stored?.state == .running ? nil : stored, reason: reason, by: actor, now: now)

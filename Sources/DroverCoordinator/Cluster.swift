@@ -189,16 +189,15 @@ public final class Cluster: Sendable {
         // Capacity freed on this node is for this node's poll (unless the report took it
         // already); other nodes only when tasks were requeued or a team held back by its
         // quota or budget may now run more (`WakeRule.afterReports`).
-        let committing = reports
         let (batch, now) = try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
-            return state.report(committing, from: node, maxLeases: maxLeases, now: now, random: &random).map { ($0, now) }
+            return state.report(reports, from: node, maxLeases: maxLeases, now: now, random: &random).map { ($0, now) }
         }
-        var toCheck: [(Int, AttemptID, AttemptReport)] = []
+        var toCheck: [(position: Int, report: AttemptReport)] = []
         for (position, (report, result)) in zip(reports, batch.results).enumerated() {
             switch result {
             case .accepted: judgements[position] = .accepted
-            case .notActive: toCheck.append((position, report.attempt, report))
+            case .notActive: toCheck.append((position, report))
             case .wrongNode(let owner): judgements[position] = .forbidden("attempt \(report.attempt.rawValue) is leased to node \(owner), not to you")
             case .invalid(let why): judgements[position] = .invalid(why)
             }
@@ -211,8 +210,9 @@ public final class Cluster: Sendable {
         // Reports of attempts without a lease: a resent report of a committed outcome is an
         // idempotent success; anything else is stale and is recorded, changing nothing.
         var staleEvents: [Mutation] = []
-        for (position, id, report) in toCheck {
-            let stored = try await store.attempt(id)
+        for (position, report) in toCheck {
+            let id = report.attempt
+            let stored = try await queries.fromStore { try await $0.attempt(id) }
             if let stored, stored.node == node, stored.state == report.outcome, stored.exitCode == report.exitCode {
                 judgements[position] = .duplicate("already committed as \(stored.state.rawValue)")
             } else if let stored, stored.node != node {

@@ -14,7 +14,7 @@ struct ClusterQueries: Sendable {
 
     private var clock: any WallClock { cluster.clock }
 
-    /// Reads the store. A read that fails is the store being unavailable (503 with
+    /// Reads the store (also for the few changes that consult it). A read that fails is the store being unavailable (503 with
     /// `Retry-After`), not a fault of the request: logged, and said so.
     func fromStore<T>(_ read: (any Store) async throws -> T) async throws -> T {
         do {
@@ -39,7 +39,10 @@ struct ClusterQueries: Sendable {
         let now = clock.now()
         return read { state in
             // A change that is not yet durable may have moved a job out of the filter: memory is newer.
-            ids.compactMap { id in state.jobs[id].flatMap { jobState == nil || $0.record.state == jobState ? Cluster.view(of: $0, in: state, now: now) : nil } }
+            ids.compactMap { id -> JobView? in
+                guard let job = state.jobs[id], jobState == nil || job.record.state == jobState else { return nil }
+                return Cluster.view(of: job, in: state, now: now)
+            }
         }
     }
 

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Wall-clock timestamps that move with a monotonic clock: the wall clock is read once, when
 /// this clock is made, and from then on time advances by monotonic time only.
 ///
