@@ -37,16 +37,18 @@ public struct DroverClient: Sendable {
         try await send(.POST, "/v1/jobs", body: spec)
     }
 
-    /// Submits with an `Idempotency-Key`, retrying while the coordinator cannot be reached or the
-    /// answer is lost (up to `attempts` tries, backing off from 200 ms): the key makes every try
-    /// the same submission, so a retry never creates a second job.
-    public func submit(_ spec: JSONValue, idempotencyKey key: String, attempts: Int = 6) async throws -> JobView {
+    /// Submits with an `Idempotency-Key`, retrying while the coordinator cannot be reached, its
+    /// answer is lost or it is unavailable (503) (up to `attempts` tries of at most `tryTimeout`
+    /// each, backing off from 200 ms): the key makes every try the same submission, so a retry
+    /// never creates a second job. A try that gets no answer within `tryTimeout` is given up,
+    /// since a connection cut on the way may never say so.
+    public func submit(_ spec: JSONValue, idempotencyKey key: String, attempts: Int = 6, tryTimeout: Duration = .seconds(10)) async throws -> JobView {
         var delay = Duration.milliseconds(200)
         var tries = 1
         while true {
             do {
-                return try await send(.POST, "/v1/jobs", body: spec, headers: [("Idempotency-Key", key)])
-            } catch DroverClientError.unreachable where tries < attempts {
+                return try await send(.POST, "/v1/jobs", body: spec, timeout: .milliseconds(tryTimeout.milliseconds), headers: [("Idempotency-Key", key)])
+            } catch let error as DroverClientError where tries < attempts && (error.isUnreachable || error.status == 503) {
                 try await Task.sleep(for: delay)
                 delay *= 2
                 tries += 1
@@ -309,6 +311,12 @@ public enum DroverClientError: Error, CustomStringConvertible, Sendable {
         case .unreachable(let url, let detail): "cannot reach the coordinator at \(url) (\(detail)); is it running? set --coordinator or DROVER_COORDINATOR"
         case .unreadableResponse(let path, let detail): "unexpected answer from \(path): \(detail)"
         }
+    }
+
+    /// The coordinator could not be reached, or its answer was lost.
+    public var isUnreachable: Bool {
+        if case .unreachable = self { return true }
+        return false
     }
 
     /// HTTP status of a problem answer.

@@ -57,7 +57,7 @@ public func buildCoordinator(
     if let providedStore {
         store = providedStore
     } else {
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        try DataDirectory.prepare(configuration.dataDirectory)
         let path = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("drover.sqlite").path
         store = try SQLiteStore(path: path, synchronous: configuration.fullSync ? .full : .normal)
         logger.info("store opened", metadata: ["store.path": "\(path)"])

@@ -4,8 +4,10 @@ import DroverClient
 import Foundation
 import Synchronization
 
-/// Real `drover coordinator` and `drover agent` processes on loopback, for integration
-/// tests and fault drills: start, kill (for real), restart, and run CLI commands against them.
+/// Real `drover coordinator` and `drover agent` processes, for integration tests and fault
+/// drills: start, kill (for real), restart, and run CLI commands against them. On loopback,
+/// or with a `Rig`, each on its own host: the coordinator on host `coordinator`, an agent on
+/// the host of its name.
 public final class TestCluster: Sendable {
     public let directory: String
     public let adminToken = "test-admin-" + UUID().uuidString
@@ -30,9 +32,27 @@ public final class TestCluster: Sendable {
 
     /// More flags for every start of the coordinator (e.g. `--cost-interval 500ms`).
     public let coordinatorArguments: [String]
+    /// The hosts the processes run on, if not all on loopback.
+    public let rig: Rig?
+    /// The coordinator's `--data` directory.
+    public let dataDirectory: String
+    /// The address the coordinator listens on and everyone reaches it at.
+    public var coordinatorHost: String { rig?.address("coordinator") ?? "127.0.0.1" }
 
-    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false, coordinatorArguments: [String] = []) throws {
+    /// A cluster in a new temporary directory; with `rigHosts`, on a new rig with those hosts
+    /// (`coordinator` among them), and with `dataDisk` (a size such as `64M`) the coordinator's
+    /// data on a disk of the rig's of that size.
+    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false, coordinatorArguments: [String] = [],
+                rigHosts: [String]? = nil, dataDisk: String? = nil) throws {
         directory = NSTemporaryDirectory() + "drover-test-\(UUID().uuidString.prefix(8))"
+        let rig = try rigHosts.map { try Rig(hosts: $0, directory: NSTemporaryDirectory() + "drover-rig-\(UUID().uuidString.prefix(8))") }
+        self.rig = rig
+        do {
+            dataDirectory = try (rig.flatMap { rig in try dataDisk.map { try rig.disk("coordinator", size: $0) } } ?? directory) + "/data"
+        } catch {
+            rig?.down()
+            throw error
+        }
         self.coordinatorArguments = coordinatorArguments
         self.heartbeat = heartbeat
         self.leaseTTL = leaseTTL
@@ -54,10 +74,17 @@ public final class TestCluster: Sendable {
     }
 
     /// Starts a coordinator and `agents` agents; returns when the agents have registered.
+    /// With `onRig`, each process on a host of a new rig, plus `extraHosts` (for the CLI, say).
     public static func start(agents: Int = 2, cpu: Double = 4, heartbeat: String = "300ms", leaseTTL: String = "3s",
-                             agentArguments: [String] = [], tls: Bool = false, coordinatorArguments: [String] = []) async throws -> TestCluster {
-        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls, coordinatorArguments: coordinatorArguments)
-        try await cluster.startCoordinator()
+                             agentArguments: [String] = [], tls: Bool = false, coordinatorArguments: [String] = [],
+                             onRig: Bool = false, extraHosts: [String] = [], dataDisk: String? = nil) async throws -> TestCluster {
+        let hosts = onRig ? ["coordinator"] + (0..<agents).map { "agent-\($0 + 1)" } + extraHosts : nil
+        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls, coordinatorArguments: coordinatorArguments,
+                                      rigHosts: hosts, dataDisk: dataDisk)
+        do { try await cluster.startCoordinator() } catch {
+            cluster.stopNow()
+            throw error
+        }
         for index in 1...max(1, agents) where agents > 0 {
             try cluster.startAgent(name: "agent-\(index)", arguments: ["--cpu", String(cpu), "--memory", "8GiB", "--gpu", "0"] + agentArguments)
         }
@@ -67,25 +94,26 @@ public final class TestCluster: Sendable {
         return cluster
     }
 
-    public var url: String { "\(caCertificate == nil ? "http" : "https")://127.0.0.1:\(processes.withLock { $0.port })" }
+    public var url: String { "\(caCertificate == nil ? "http" : "https")://\(coordinatorHost):\(processes.withLock { $0.port })" }
     public var client: DroverClient { try! DroverClient(baseURL: url, token: adminToken, caCertificate: caCertificate) }
     public var coordinatorPID: Int32? { processes.withLock { $0.coordinator?.pid } }
     public func agentPID(_ name: String) -> Int32? { processes.withLock { $0.agents[name]?.pid } }
 
     /// Starts the coordinator on the port it had before (a restart), or on a free one.
     public func startCoordinator() async throws {
-        let port = processes.withLock { $0.port }
+        // On a host of its own the coordinator has every port to itself.
+        let port = rig == nil ? processes.withLock { $0.port } : 7070
         let log = directory + "/coordinator.log"
         let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
-        let process = try spawn(["coordinator", "--listen", "127.0.0.1:\(port)", "--data", directory + "/data", "--admin-token", adminToken,
+        let process = try spawn(["coordinator", "--listen", "\(coordinatorHost):\(port)", "--data", dataDirectory, "--admin-token", adminToken,
                                  "--join-token", joinToken, "--heartbeat-interval", heartbeat, "--lease-ttl", leaseTTL]
-                                + (caCertificate.map { ["--tls-cert", $0, "--tls-key", directory + "/key.pem"] } ?? []) + coordinatorArguments, log: log)
+                                + (caCertificate.map { ["--tls-cert", $0, "--tls-key", directory + "/key.pem"] } ?? []) + coordinatorArguments, log: log, host: "coordinator")
         processes.withLock { $0.coordinator = process }
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             let fresh = text.utf8.count > offset ? String(text.utf8.dropFirst(offset))! : ""
-            if let range = fresh.range(of: "listening on \(caCertificate == nil ? "http" : "https")://127.0.0.1:") {
+            if let range = fresh.range(of: "listening on \(caCertificate == nil ? "http" : "https")://\(coordinatorHost):") {
                 let digits = fresh[range.upperBound...].prefix { $0.isNumber }
                 processes.withLock { $0.port = Int(digits)! }
                 return
@@ -106,7 +134,8 @@ public final class TestCluster: Sendable {
 
     public func startAgent(name: String, arguments: [String] = []) throws {
         let process = try spawn(["agent", "--coordinator", url, "--join-token", joinToken, "--name", name, "--work-dir", directory + "/\(name)",
-                                 "--kill-grace", "1s"] + (caCertificate.map { ["--ca-cert", $0] } ?? []) + arguments, log: directory + "/\(name).log")
+                                 "--kill-grace", "1s"] + (caCertificate.map { ["--ca-cert", $0] } ?? []) + arguments, log: directory + "/\(name).log",
+                            host: name)
         processes.withLock { $0.agents[name] = process }
     }
 
@@ -126,14 +155,17 @@ public final class TestCluster: Sendable {
     /// Runs the CLI against this cluster; returns its exit code and output (stdout and stderr
     /// together). A CLI still running after `timeout` is killed and reported as status -2, so
     /// a hung command fails its test instead of hanging the suite.
-    public func drover(_ arguments: [String], token: String? = nil, timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
+    /// With a rig, the CLI runs on `host` if given (else outside every host, where it reaches
+    /// the coordinator over the rig's bridge).
+    public func drover(_ arguments: [String], token: String? = nil, timeout: Duration = .seconds(60), host: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
         let id = UUID().uuidString.prefix(8)
         let out = directory + "/cli-\(id).out", err = directory + "/cli-\(id).err"
         var environment = ProcessInfo.processInfo.environment
         environment["DROVER_COORDINATOR"] = url
         environment["DROVER_TOKEN"] = token ?? adminToken
         if let caCertificate { environment["DROVER_CA_CERT"] = caCertificate }
-        let process = try RunningProcess.spawn(ProcessLaunch(argv: [Self.binary] + arguments, environment: environment, workingDirectory: directory,
+        let prefix = host.flatMap { rig?.onHost($0) } ?? []
+        let process = try RunningProcess.spawn(ProcessLaunch(argv: prefix + [Self.binary] + arguments, environment: environment, workingDirectory: directory,
                                                              outputPath: out))
         _ = err
         let exit = await withTaskGroup(of: ProcessExit?.self) { group in
@@ -174,6 +206,13 @@ public final class TestCluster: Sendable {
     /// Asks every process to stop (SIGTERM) without waiting: for `defer` in tests. The agents
     /// stop their tasks and exit; the coordinator shuts down gracefully.
     public func stopNow() {
+        if let rig {
+            // Every process of the cluster runs on a rig host: taking the rig down kills them.
+            rig.down()
+            try? FileManager.default.removeItem(atPath: rig.directory)
+            try? FileManager.default.removeItem(atPath: directory)
+            return
+        }
         let (coordinator, agents) = processes.withLock { ($0.coordinator, Array($0.agents.values)) }
         let all = agents + (coordinator.map { [$0] } ?? [])
         for process in all { kill(process.pid, SIGCONT); kill(process.pid, SIGTERM) }
@@ -185,11 +224,14 @@ public final class TestCluster: Sendable {
             environment: ["PATH": "/usr/bin:/bin"], workingDirectory: "/", outputPath: "/dev/null"))
     }
 
-    /// Starts `drover ARGUMENTS` in the cluster's directory, output to `log`.
-    public func spawn(_ arguments: [String], log: String) throws -> RunningProcess {
+    /// Starts `drover ARGUMENTS` in the cluster's directory, output to `log`; with a rig that
+    /// has `host`, on that host.
+    public func spawn(_ arguments: [String], log: String, host: String? = nil) throws -> RunningProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["DROVER_LOG_LEVEL"] = environment["DROVER_TEST_LOG_LEVEL"] ?? "info"
-        return try RunningProcess.spawn(ProcessLaunch(argv: [Self.binary] + arguments, environment: environment, workingDirectory: directory, outputPath: log))
+        let prefix = host.flatMap { host in rig?.addresses[host] == nil ? nil : rig?.onHost(host) } ?? []
+        return try RunningProcess.spawn(ProcessLaunch(argv: prefix + [Self.binary] + arguments, environment: environment, workingDirectory: directory,
+                                                      outputPath: log))
     }
 }
 
