@@ -224,6 +224,28 @@ struct FaultDrillTests {
         #expect(final.state == .failed)
     }
 
+    @Test func agentKilledAndRestartedKillsTheTaskItLeftRunning() async throws {
+        // A task runs in a session of its own and outlives its agent's kill -9; restarted on
+        // the same work directory, the agent kills it before the task runs anywhere else.
+        let cluster = try await TestCluster.start(agents: 1, leaseTTL: "2s")
+        defer { cluster.stopNow() }
+        let job = try await cluster.client.submit(.object([
+            "name": .string("orphan"), "team": .string("ml"),
+            "command": .string("echo $$ > \(cluster.directory)/pid-$DROVER_ATTEMPT; if [ \"$DROVER_ATTEMPT\" = 1 ]; then sleep 120; fi"),
+        ]))
+        let pidFile = cluster.directory + "/pid-1"
+        try await cluster.waitUntil("first attempt running", timeout: .seconds(10)) { FileManager.default.fileExists(atPath: pidFile) }
+        let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        await cluster.signalAgent("agent-1", SIGKILL)
+        #expect(!processIsGone(pid), "the task outlives its agent")
+        try cluster.startAgent(name: "agent-1", arguments: ["--cpu", "4", "--memory", "8GiB", "--gpu", "0"])
+        try await cluster.waitUntil("the leftover task killed", timeout: .seconds(20)) { processIsGone(pid) }
+        let wait = try await cluster.drover(["wait", job.id])
+        #expect(wait.status == 0, "\(cluster.diagnostics())")
+        let final = try await cluster.client.job(job.id)
+        #expect(final.attempts?.map(\.outcome) == [.lost, .succeeded])
+    }
+
     @Test func drill7ShortCoordinatorOutageReassignsNothing() async throws {
         // The coordinator freezes for longer than the TTL while a task finishes: on waking it
         // must not blame the nodes for its own stall, and the buffered report is accepted.
