@@ -45,6 +45,7 @@ public final class Agent: Service {
         // Before anything is removed or run there: a second agent on this directory stops here.
         let lock = try WorkDirectoryLock(directory: configuration.effectiveWorkDirectory)
         defer { withExtendedLifetime(lock) {} }
+        workDirectories.leftovers.killLeftovers(logger: logger)
         workDirectories.removeLeftovers()
         guard let registered = try await registerWithRetry() else { return } // shut down before registering
         let (registration, client) = registered

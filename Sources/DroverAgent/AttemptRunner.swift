@@ -64,6 +64,8 @@ struct AttemptRunner: Sendable {
             _ = await shipper.ship(lease, path: paths.output, from: 0)
             return AttemptOutcome(ending: .cannotStart("\(error)"))
         }
+        workDirectories.leftovers.record(attempt: lease.attemptId, pid: process.pid)
+        defer { workDirectories.leftovers.forget(attempt: lease.attemptId) }
         if attempts.attach(lease.attemptId, process: process, progressPath: paths.progress) { await attempts.terminate([process]) }
         logger.debug("attempt started", metadata: ["attempt.id": "\(lease.attemptId)", "job.id": "\(lease.jobId)", "task": "\(lease.task)", "pid": "\(process.pid)"])
 

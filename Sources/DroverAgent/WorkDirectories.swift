@@ -27,6 +27,8 @@ final class WorkDirectories: Sendable {
         var next = 0
     }
     private let pool = Mutex(Pool())
+    /// Running attempts' processes, written down for the next run of the agent.
+    let leftovers: LeftoverProcesses
 
     /// Directories live in `root/scratch` while in use or free (``removeLeftovers()`` clears a
     /// previous run's). Checkpoint directories under `checkpointRoot` are recycled only
@@ -36,6 +38,7 @@ final class WorkDirectories: Sendable {
         self.checkpointRoot = checkpointRoot
         self.keep = keep
         recyclesCheckpoints = checkpointRoot == "\(root)/checkpoints"
+        leftovers = LeftoverProcesses(directory: "\(root)/processes")
     }
 
     /// Removes a previous run's scratch directories: only once this agent holds the

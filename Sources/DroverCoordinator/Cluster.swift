@@ -121,20 +121,24 @@ public final class Cluster: Sendable {
     func poll(node: NodeID, maxLeases: Int, wait: Duration) async throws -> ([Lease], [AttemptID]) {
         let deadline = monotonic.now + wait
         var arriving = true
+        // The agent this poll came from: once another registers under the node's name (the
+        // agent restarted), this poll is a dead process's and must take no work.
+        let incarnation = state.withLock { $0.pool.nodes[node]?.record.tokenHash }
         while true {
             let snapshot = wakeups.snapshot(for: node)
             let revive = arriving
             arriving = false
             // Work this node passed over because a waiting node is a better home for it wakes that node.
-            let (leases, cancels, now) = try await mutate { state, now throws(ClusterError) in
+            let (leases, cancels, now, superseded) = try await mutate { state, now throws(ClusterError) in
+                guard state.pool.nodes[node]?.record.tokenHash == incarnation else { return Transition(([Lease](), [AttemptID](), now, true)) }
                 // Only the request's arrival proves the agent alive: a poll held while its agent
                 // died must not revive the node when it wakes up later.
                 var transition = revive ? state.touch(node: node, now: now) : Transition()
                 let leases = transition.absorb(state.lease(node: node, limit: maxLeases, now: now))
-                return transition.map { _ in (leases, state.attemptsToCancel(on: node), now) }
+                return transition.map { _ in (leases, state.attemptsToCancel(on: node), now, false) }
             }
             noteAnswered(leases)
-            if !leases.isEmpty || !cancels.isEmpty || monotonic.now >= deadline || Task.isCancelled
+            if superseded || !leases.isEmpty || !cancels.isEmpty || monotonic.now >= deadline || Task.isCancelled
                 || shuttingDown.load(ordering: .relaxed) {
                 return (leases, cancels)
             }
