@@ -1,6 +1,7 @@
 import DroverAPI
 import DroverAgent
 import DroverClient
+import DroverTrust
 import Foundation
 import Synchronization
 
@@ -14,7 +15,11 @@ public final class TestCluster: Sendable {
     public let leaseTTL: String
     /// PEM of the self-signed certificate the coordinator serves HTTPS with, if TLS is on.
     public let caCertificate: String?
+    /// The address the coordinator listens on; clients reach it on 127.0.0.1 (0.0.0.0 included).
+    public let listenHost: String
     private let processes = Mutex<(coordinator: RunningProcess?, port: Int, agents: [String: RunningProcess])>((nil, 0, [:]))
+    /// What the coordinator printed at its last start: http or https, and its generated CA's pin.
+    private let served = Mutex<(scheme: String, caPin: CAPin?)>(("http", nil))
 
     /// The `drover` binary: `DROVER_BINARY`, or the one beside the running test bundle.
     public static let binary: String = {
@@ -31,8 +36,12 @@ public final class TestCluster: Sendable {
     /// More flags for every start of the coordinator (e.g. `--cost-interval 500ms`).
     public let coordinatorArguments: [String]
 
-    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false, coordinatorArguments: [String] = []) throws {
+    /// - Parameter listen: beyond loopback (0.0.0.0) the coordinator serves HTTPS with a CA of its own
+    ///   unless `tls` or `--insecure-http` says otherwise; clients then trust it by the pin it printed.
+    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false, listen: String = "127.0.0.1",
+                coordinatorArguments: [String] = []) throws {
         directory = NSTemporaryDirectory() + "drover-test-\(UUID().uuidString.prefix(8))"
+        listenHost = listen
         self.coordinatorArguments = coordinatorArguments
         self.heartbeat = heartbeat
         self.leaseTTL = leaseTTL
@@ -55,8 +64,9 @@ public final class TestCluster: Sendable {
 
     /// Starts a coordinator and `agents` agents; returns when the agents have registered.
     public static func start(agents: Int = 2, cpu: Double = 4, heartbeat: String = "300ms", leaseTTL: String = "3s",
-                             agentArguments: [String] = [], tls: Bool = false, coordinatorArguments: [String] = []) async throws -> TestCluster {
-        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls, coordinatorArguments: coordinatorArguments)
+                             agentArguments: [String] = [], tls: Bool = false, listen: String = "127.0.0.1",
+                             coordinatorArguments: [String] = []) async throws -> TestCluster {
+        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls, listen: listen, coordinatorArguments: coordinatorArguments)
         try await cluster.startCoordinator()
         for index in 1...max(1, agents) where agents > 0 {
             try cluster.startAgent(name: "agent-\(index)", arguments: ["--cpu", String(cpu), "--memory", "8GiB", "--gpu", "0"] + agentArguments)
@@ -67,8 +77,10 @@ public final class TestCluster: Sendable {
         return cluster
     }
 
-    public var url: String { "\(caCertificate == nil ? "http" : "https")://127.0.0.1:\(processes.withLock { $0.port })" }
-    public var client: DroverClient { try! DroverClient(baseURL: url, token: adminToken, caCertificate: caCertificate) }
+    public var url: String { "\(served.withLock { $0.scheme })://127.0.0.1:\(processes.withLock { $0.port })" }
+    /// The pin the coordinator printed for its generated CA, if it serves with one.
+    public var caPin: CAPin? { served.withLock { $0.caPin } }
+    public var client: DroverClient { try! DroverClient(baseURL: url, token: adminToken, caCertificate: caCertificate, caPin: caPin) }
     public var coordinatorPID: Int32? { processes.withLock { $0.coordinator?.pid } }
     public func agentPID(_ name: String) -> Int32? { processes.withLock { $0.agents[name]?.pid } }
 
@@ -77,7 +89,7 @@ public final class TestCluster: Sendable {
         let port = processes.withLock { $0.port }
         let log = directory + "/coordinator.log"
         let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
-        let process = try spawn(["coordinator", "--listen", "127.0.0.1:\(port)", "--data", directory + "/data", "--admin-token", adminToken,
+        let process = try spawn(["coordinator", "--listen", "\(listenHost):\(port)", "--data", directory + "/data", "--admin-token", adminToken,
                                  "--join-token", joinToken, "--heartbeat-interval", heartbeat, "--lease-ttl", leaseTTL]
                                 + (caCertificate.map { ["--tls-cert", $0, "--tls-key", directory + "/key.pem"] } ?? []) + coordinatorArguments, log: log)
         processes.withLock { $0.coordinator = process }
@@ -85,9 +97,9 @@ public final class TestCluster: Sendable {
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             let fresh = text.utf8.count > offset ? String(text.utf8.dropFirst(offset))! : ""
-            if let range = fresh.range(of: "listening on \(caCertificate == nil ? "http" : "https")://127.0.0.1:") {
-                let digits = fresh[range.upperBound...].prefix { $0.isNumber }
-                processes.withLock { $0.port = Int(digits)! }
+            if let start = Self.parseStart(fresh, generatedCA: caCertificate == nil) {
+                processes.withLock { $0.port = start.port }
+                served.withLock { $0 = (start.scheme, start.caPin) }
                 return
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -95,18 +107,32 @@ public final class TestCluster: Sendable {
         throw TestClusterError("coordinator did not start; its log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
     }
 
+    /// The scheme, port and CA pin from a coordinator's start output, once the lines are whole:
+    /// an HTTPS one serving with a generated CA prints its pin and join command after the address.
+    static func parseStart(_ output: String, generatedCA: Bool) -> (scheme: String, port: Int, caPin: CAPin?)? {
+        guard let line = output.range(of: "listening on https?://[^\n]*:[0-9]+\n", options: .regularExpression).map({ output[$0] }) else { return nil }
+        let scheme = line.contains("https://") ? "https" : "http"
+        let port = Int(String(line.dropLast().reversed().prefix { $0.isNumber }.reversed()))!
+        guard scheme == "https", generatedCA else { return (scheme, port, nil) }
+        guard let join = output.range(of: "join an agent: [^\n]*\n", options: .regularExpression).map({ output[$0] }),
+              let pin = join.range(of: "sha256:[0-9a-f]{64}", options: .regularExpression).map({ try? CAPin(parsing: String(join[$0])) }) ?? nil
+        else { return nil }
+        return (scheme, port, pin)
+    }
+
     /// Starts an agent process named `name`.
     /// Registers an agent that no process runs: the test polls and reports with the client
     /// returned, so it controls every request.
     public func handDrivenAgent(name: String = "fake", cpu: Double) async throws -> DroverClient {
-        let joiner = try DroverClient(baseURL: url, token: joinToken, caCertificate: caCertificate)
+        let joiner = try DroverClient(baseURL: url, token: joinToken, caCertificate: caCertificate, caPin: caPin)
         let registration = try await joiner.register(RegisterRequest(name: name, cpu: cpu, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates()))
-        return try DroverClient(baseURL: url, token: registration.token, caCertificate: caCertificate)
+        return try DroverClient(baseURL: url, token: registration.token, caCertificate: caCertificate, caPin: caPin)
     }
 
     public func startAgent(name: String, arguments: [String] = []) throws {
         let process = try spawn(["agent", "--coordinator", url, "--join-token", joinToken, "--name", name, "--work-dir", directory + "/\(name)",
-                                 "--kill-grace", "1s"] + (caCertificate.map { ["--ca-cert", $0] } ?? []) + arguments, log: directory + "/\(name).log")
+                                 "--kill-grace", "1s"] + (caCertificate.map { ["--ca-cert", $0] } ?? [])
+                                + (caPin.map { ["--ca-pin", $0.description] } ?? []) + arguments, log: directory + "/\(name).log")
         processes.withLock { $0.agents[name] = process }
     }
 
@@ -126,13 +152,17 @@ public final class TestCluster: Sendable {
     /// Runs the CLI against this cluster; returns its exit code and output (stdout and stderr
     /// together). A CLI still running after `timeout` is killed and reported as status -2, so
     /// a hung command fails its test instead of hanging the suite.
-    public func drover(_ arguments: [String], token: String? = nil, timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
+    ///
+    /// - Parameter trusting: whether the CLI is told the CA (`DROVER_CA_CERT`, `DROVER_CA_PIN`).
+    public func drover(_ arguments: [String], token: String? = nil, trusting: Bool = true,
+                       timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
         let id = UUID().uuidString.prefix(8)
         let out = directory + "/cli-\(id).out", err = directory + "/cli-\(id).err"
         var environment = ProcessInfo.processInfo.environment
         environment["DROVER_COORDINATOR"] = url
         environment["DROVER_TOKEN"] = token ?? adminToken
-        if let caCertificate { environment["DROVER_CA_CERT"] = caCertificate }
+        if trusting, let caCertificate { environment["DROVER_CA_CERT"] = caCertificate }
+        if trusting, let caPin { environment["DROVER_CA_PIN"] = caPin.description }
         let process = try RunningProcess.spawn(ProcessLaunch(argv: [Self.binary] + arguments, environment: environment, workingDirectory: directory,
                                                              outputPath: out))
         _ = err

@@ -15,9 +15,9 @@ import Testing
     }
 
     @Test func theContractsNamesAreTheSettingsNames() {
-        // DESIGN.md: --coordinator (DROVER_COORDINATOR), --token (DROVER_TOKEN); README: --ca-cert (DROVER_CA_CERT).
+        // DESIGN.md: --coordinator (DROVER_COORDINATOR), --token (DROVER_TOKEN), --ca-cert (DROVER_CA_CERT), --ca-pin (DROVER_CA_PIN).
         #expect(ClientConfiguration.settings.map { "\($0.flag)=\($0.environment)" }
-                == ["coordinator=DROVER_COORDINATOR", "token=DROVER_TOKEN", "ca-cert=DROVER_CA_CERT"])
+                == ["coordinator=DROVER_COORDINATOR", "token=DROVER_TOKEN", "ca-cert=DROVER_CA_CERT", "ca-pin=DROVER_CA_PIN"])
     }
 
     @Test func aBadValueNamesWhereItCameFrom() {
@@ -26,6 +26,22 @@ import Testing
         }
         #expect(throws: ConfigurationError("--team is not a client setting")) {
             try ClientConfiguration.resolve(flags: ["team": "ml"], environment: [:])
+        }
+    }
+
+    static let pin = "sha256:" + String(repeating: "0f", count: 32)
+
+    @Test func aPinIsReadAndNeedsAnHTTPSCoordinatorAndNoCAFile() throws {
+        let pinned = try ClientConfiguration.resolve(flags: ["coordinator": "https://c.internal:7070"], environment: ["DROVER_CA_PIN": Self.pin])
+        #expect(pinned.caPin?.description == Self.pin)
+        #expect(throws: ConfigurationError("--ca-pin: 'abc' is not a CA pin: write sha256: and the 64 hex digits the coordinator prints at start")) {
+            try ClientConfiguration.resolve(flags: ["ca-pin": "abc"], environment: [:])
+        }
+        #expect(throws: ConfigurationError("--ca-pin \(Self.pin) needs an https:// coordinator URL, got http://127.0.0.1:7070; the coordinator prints the URL to use at start")) {
+            try ClientConfiguration.resolve(flags: ["ca-pin": Self.pin], environment: [:])
+        }
+        #expect(throws: ConfigurationError("give --ca-pin or --ca-cert, not both: the pin already says which CA to trust")) {
+            try ClientConfiguration.resolve(flags: ["coordinator": "https://c.internal:7070", "ca-pin": Self.pin, "ca-cert": "/ca.pem"], environment: [:])
         }
     }
 
