@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import DroverAPI
 import Foundation
+import NIOSSL
 import Testing
 @testable import DroverClient
 
@@ -50,5 +52,21 @@ import Testing
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
         #expect(readme.contains(ClientConfiguration.settingsTable),
                 "README.md's client settings table is out of date; paste ClientConfiguration.settingsTable:\n\(ClientConfiguration.settingsTable)")
+    }
+}
+
+/// Transport failures become errors that say what to do.
+@Suite struct TransportErrorTests {
+    @Test func aCertificateForAnotherHostNamesTheFlagsThatTrustOne() {
+        let error = DroverClientError(transportError: NIOSSLExtraError.failedToValidateHostname, url: "https://10.0.0.5:7070")
+        #expect(error.isTrustFailure)
+        #expect(error.description.contains("does not name the host of https://10.0.0.5:7070") && error.description.contains("pass --ca-pin"))
+    }
+
+    @Test func aClosedConnectionOnPlainHTTPSuggestsHTTPS() {
+        let error = DroverClientError(transportError: HTTPClientError.remoteConnectionClosed, url: "http://10.0.0.5:7070")
+        #expect(!error.isTrustFailure)
+        #expect(error.description.contains("use an https:// URL"))
+        #expect(!DroverClientError(transportError: HTTPClientError.remoteConnectionClosed, url: "https://10.0.0.5:7070").description.contains("use an https://"))
     }
 }
