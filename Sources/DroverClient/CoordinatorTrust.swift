@@ -9,10 +9,7 @@ import Synchronization
 
 /// How a client trusts an HTTPS coordinator: the system roots (plus a CA file, `--ca-cert`), or
 /// only the CA whose pin it was given (`--ca-pin`).
-public enum CoordinatorTrust: Sendable {
-    case roots(additionalCA: String?)
-    case pinned(CAPin)
-
+public enum CoordinatorTrust {
     /// Checks that the trust fits the URL: a pin means HTTPS, and one way to trust at a time.
     public static func check(url: String, caCertificate: String?, caPin: CAPin?) throws(ConfigurationError) {
         guard let caPin else { return }
@@ -31,18 +28,16 @@ enum HTTPClients {
     private static let byCA = Mutex<[String: HTTPClient]>([:])
     private static let byPin = Mutex<[String: PinnedCoordinator]>([:])
 
-    /// The client for `trust` toward `baseURL`; a pinned one fetches and checks the CA on first use.
-    static func client(for trust: CoordinatorTrust, baseURL: String) async throws -> HTTPClient {
-        switch trust {
-        case .roots(let additionalCA): try trusting(additionalCA)
-        case .pinned(let pin): try await byPin.withLock { coordinators in
+    /// The client for a coordinator at `baseURL` trusted by `pin`; it fetches and checks the CA on first use.
+    static func pinned(_ pin: CAPin, baseURL: String) async throws -> HTTPClient {
+        let coordinator = byPin.withLock { coordinators in
             let key = "\(pin) \(baseURL)"
             if let coordinator = coordinators[key] { return coordinator }
             let coordinator = PinnedCoordinator(baseURL: baseURL, pin: pin)
             coordinators[key] = coordinator
             return coordinator
-        }.client()
         }
+        return try await coordinator.client()
     }
 
     /// System roots plus `caCertificate` (a PEM file) when given.

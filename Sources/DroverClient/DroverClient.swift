@@ -253,7 +253,7 @@ public struct DroverClient: Sendable {
         let http: HTTPClient
         switch connection {
         case .ready(let client): http = client
-        case .pinned(let pin): http = try await HTTPClients.client(for: .pinned(pin), baseURL: baseURL)
+        case .pinned(let pin): http = try await HTTPClients.pinned(pin, baseURL: baseURL)
         }
         do {
             let response = try await http.execute(request, timeout: timeout)
