@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Pure domain: values, state machines, scheduling, retry decisions. No I/O.
@@ -36,11 +38,21 @@ let package = Package(
             name: "DroverAPI",
             dependencies: ["DroverCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swift6),
+        // Trust on the network: the CA pin (SHA-256 of the SubjectPublicKeyInfo) and PEM parsing, shared by
+        // the coordinator that prints the pin and the clients that check it.
+        .target(
+            name: "DroverTrust",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swift6),
         // The typed HTTP client used by the agent and the CLI.
         .target(
             name: "DroverClient",
             dependencies: [
-                "DroverAPI",
+                "DroverAPI", "DroverTrust",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -49,8 +61,10 @@ let package = Package(
         .target(
             name: "DroverCoordinator",
             dependencies: [
-                "DroverCore", "DroverAPI", "DroverStore", "DroverStoreSQLite",
+                "DroverCore", "DroverAPI", "DroverStore", "DroverStoreSQLite", "DroverTrust",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -68,7 +82,7 @@ let package = Package(
         .target(
             name: "DroverAgent",
             dependencies: [
-                "DroverCore", "DroverAPI", "DroverClient",
+                "DroverCore", "DroverAPI", "DroverClient", "DroverTrust",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -94,7 +108,7 @@ let package = Package(
         // Test support: a harness that starts real coordinator and agent processes.
         .target(
             name: "DroverTesting",
-            dependencies: ["DroverCore", "DroverAPI", "DroverClient", "DroverStore", "DroverAgent"],
+            dependencies: ["DroverCore", "DroverAPI", "DroverClient", "DroverStore", "DroverAgent", "DroverTrust"],
             swiftSettings: swift6),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
@@ -104,15 +118,19 @@ let package = Package(
         .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
             name: "DroverCoordinatorTests",
-            dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "DroverCoordinator", "DroverStore", "DroverTesting", "DroverTrust", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             swiftSettings: swift6),
         .testTarget(name: "DroverClientTests", dependencies: ["DroverClient", "DroverAPI"], swiftSettings: swift6),
+        .testTarget(name: "DroverTrustTests", dependencies: ["DroverTrust"], swiftSettings: swift6),
         .testTarget(
             name: "DroverAgentTests", dependencies: ["DroverAgent", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
             name: "DroverIntegrationTests",
             dependencies: [
-                "DroverTesting", "DroverClient", "DroverAPI",
+                "DroverTesting", "DroverClient", "DroverAPI", "DroverTrust",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swift6),

@@ -12,14 +12,19 @@ extension Agent {
         var backoff = Backoff(initial: .milliseconds(200))
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let client = try DroverClient(baseURL: configuration.coordinatorURL, token: configuration.joinToken, caCertificate: configuration.caCertificate)
+                let client = try DroverClient(baseURL: configuration.coordinatorURL, token: configuration.joinToken, caCertificate: configuration.caCertificate,
+                                              caPin: configuration.caPin)
                 let response = try await client.register(request)
-                let authenticated = try DroverClient(baseURL: configuration.coordinatorURL, token: response.token, caCertificate: configuration.caCertificate)
+                let authenticated = try DroverClient(baseURL: configuration.coordinatorURL, token: response.token, caCertificate: configuration.caCertificate,
+                                                     caPin: configuration.caPin)
                 logger.info("registered", metadata: ["node.id": "\(response.nodeId)", "node.name": "\(request.name)",
                                                      "node.cpu": "\(request.cpu)", "node.memory": "\(request.memory)", "node.gpus": "\(request.gpus.count)"])
                 return (response, authenticated)
             } catch let error where [400, 401, 403].contains(error.coordinatorStatus) {
                 throw AgentError("registration refused: \(error)")
+            } catch let error as DroverClientError where error.isTrustFailure {
+                // Retrying cannot make a certificate trusted: say what to do and stop.
+                throw AgentError("cannot register: \(error)")
             } catch {
                 let delay = backoff.next()
                 logger.warning("cannot register yet; retrying", metadata: ["error": "\(error)", "retry.in": "\(delay)"])

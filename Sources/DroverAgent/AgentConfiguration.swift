@@ -1,4 +1,5 @@
 import DroverAPI
+import DroverTrust
 import Foundation
 
 /// Everything an agent needs to start; unset capacity values are detected from the host.
@@ -6,6 +7,8 @@ public struct AgentConfiguration: Sendable {
     public var coordinatorURL: String = "http://127.0.0.1:7070"
     /// PEM CA certificate to trust for an HTTPS coordinator.
     public var caCertificate: String?
+    /// Pin of the only CA to trust (`sha256:HEX`), as the coordinator printed it at start.
+    public var caPin: CAPin?
     public var joinToken: String = ""
     /// Node name; defaults to the host name.
     public var name: String?

@@ -1,4 +1,5 @@
 import DroverAPI
+import DroverClient
 import DroverCore
 import Foundation
 
@@ -9,7 +10,7 @@ extension AgentConfiguration: ResolvableConfiguration {
     /// Every setting of `drover agent`, in the order the README's table lists them.
     ///
     /// The coordinator URL, join token and CA keep the names the CLI and the coordinator share
-    /// (`DROVER_COORDINATOR`, `DROVER_JOIN_TOKEN`, `DROVER_CA_CERT`); the agent's own variables
+    /// (`DROVER_COORDINATOR`, `DROVER_JOIN_TOKEN`, `DROVER_CA_CERT`, `DROVER_CA_PIN`); the agent's own variables
     /// start with `DROVER_AGENT_`, since `DROVER_WORK_DIR` and `DROVER_CHECKPOINT_DIR` are what
     /// each task is given.
     public static let settings = Settings<AgentConfiguration>("agent", [
@@ -21,6 +22,9 @@ extension AgentConfiguration: ResolvableConfiguration {
         },
         AgentSetting("caCert", flag: "ca-cert", default: "none", "PEM CA certificate to trust, besides the system's, for an HTTPS coordinator") { input, c throws(ConfigurationError) in
             c.caCertificate = try input.path()
+        },
+        AgentSetting("caPin", flag: "ca-pin", default: "none", "Pin (sha256:HEX) of the coordinator's generated CA, printed at its start: the only CA then trusted") { input, c throws(ConfigurationError) in
+            c.caPin = try input.caPin()
         },
         AgentSetting("name", flag: "name", environment: "DROVER_AGENT_NAME", default: "the host name", "Node name") { input, c throws(ConfigurationError) in
             let name = try input.text()
@@ -100,5 +104,6 @@ extension AgentConfiguration: ResolvableConfiguration {
         guard !joinToken.isEmpty else {
             throw ConfigurationError("a join token is required: pass --join-token or set DROVER_JOIN_TOKEN (or joinToken in the --config file)")
         }
+        try CoordinatorTrust.check(url: coordinatorURL, caCertificate: caCertificate, caPin: caPin)
     }
 }

@@ -18,7 +18,7 @@ struct LeftoverProcesses: Sendable {
         guard let started = Self.startTime(of: pid) else { return }
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/\(Self.fileName(attempt))"
-        FileManager.default.createFile(atPath: path + ".tmp", contents: Data("\(pid) \(started)\n".utf8))
+        guard FileManager.default.createFile(atPath: path + ".tmp", contents: Data("\(pid) \(started)\n".utf8)) else { return }
         rename(path + ".tmp", path)
     }
 

@@ -1,4 +1,5 @@
 import DroverAPI
+import DroverTrust
 import Foundation
 
 /// One client setting under its flag and `DROVER_*` variable.
@@ -11,6 +12,8 @@ public struct ClientConfiguration: ResolvableConfiguration {
     public var token: String?
     /// PEM CA certificate to trust, besides the system's, for an HTTPS coordinator.
     public var caCertificate: String?
+    /// Pin of the only CA to trust (`sha256:HEX`): fetched from the coordinator and checked.
+    public var caPin: CAPin?
 
     public init() {}
 
@@ -26,10 +29,25 @@ public struct ClientConfiguration: ResolvableConfiguration {
         ClientSetting("caCert", flag: "ca-cert", default: "none", "PEM CA certificate to trust, besides the system's, for an HTTPS coordinator") { input, c throws(ConfigurationError) in
             c.caCertificate = try input.path()
         },
+        ClientSetting("caPin", flag: "ca-pin", default: "none", "Pin (sha256:HEX) of the coordinator's generated CA, printed at its start: the only CA then trusted") { input, c throws(ConfigurationError) in
+            c.caPin = try input.caPin()
+        },
     ])
+
+    public func validate() throws(ConfigurationError) {
+        try CoordinatorTrust.check(url: coordinatorURL, caCertificate: caCertificate, caPin: caPin)
+    }
 
     /// The API client these settings describe.
     public func client() throws -> DroverClient {
-        try DroverClient(baseURL: coordinatorURL, token: token, caCertificate: caCertificate)
+        try DroverClient(baseURL: coordinatorURL, token: token, caCertificate: caCertificate, caPin: caPin)
+    }
+}
+
+extension SettingInput {
+    /// A CA pin, `sha256:` and 64 hex digits.
+    public func caPin() throws(ConfigurationError) -> CAPin {
+        let text = try text()
+        do { return try CAPin(parsing: text) } catch { throw fail(error.description) }
     }
 }

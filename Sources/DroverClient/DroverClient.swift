@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DroverAPI
 import DroverCore
+import DroverTrust
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -13,21 +14,41 @@ public struct DroverClient: Sendable {
     public let baseURL: String
     /// Bearer token sent with every request.
     public var token: String?
-    private let http: HTTPClient
+    private let connection: Connection
+
+    /// An HTTP client, or the pin it is made from on first use.
+    private enum Connection: Sendable {
+        case ready(HTTPClient)
+        case pinned(CAPin)
+    }
 
     /// A client that fails fast when the coordinator cannot be reached (callers retry with
-    /// their own backoff), trusting `caCertificate` (a PEM file) besides the system's roots
-    /// when given, for a coordinator whose certificate a private CA signed.
-    public init(baseURL: String, token: String?, caCertificate: String?) throws {
-        self.init(baseURL: baseURL, token: token, httpClient: try Self.httpClient(trusting: caCertificate))
+    /// their own backoff). It trusts `caCertificate` (a PEM file) besides the system's roots
+    /// when given, for a coordinator whose certificate a private CA signed; or, given `caPin`,
+    /// only the CA with that pin, which it fetches from the coordinator and checks first.
+    public init(baseURL: String, token: String?, caCertificate: String?, caPin: CAPin? = nil) throws {
+        do {
+            try CoordinatorTrust.check(url: baseURL, caCertificate: caCertificate, caPin: caPin)
+        } catch {
+            throw DroverClientError.misconfigured(error.description)
+        }
+        if let caPin {
+            self.init(baseURL: baseURL, token: token, connection: .pinned(caPin))
+        } else {
+            self.init(baseURL: baseURL, token: token, httpClient: try HTTPClients.trusting(caCertificate))
+        }
     }
 
     public init(baseURL: String, token: String?, httpClient: HTTPClient = .shared) {
+        self.init(baseURL: baseURL, token: token, connection: .ready(httpClient))
+    }
+
+    private init(baseURL: String, token: String?, connection: Connection) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
         self.token = token
-        self.http = httpClient
+        self.connection = connection
     }
 
     // MARK: - Jobs
@@ -231,17 +252,18 @@ public struct DroverClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         }
+        let http: HTTPClient
+        switch connection {
+        case .ready(let client): http = client
+        case .pinned(let pin): http = try await HTTPClients.pinned(pin, baseURL: baseURL)
+        }
         do {
             let response = try await http.execute(request, timeout: timeout)
             let buffer = try await response.body.collect(upTo: 64 << 20)
             return (Head(status: response.status, headers: response.headers), Array(buffer.readableBytesView))
-        } catch let error as HTTPClientError {
-            throw DroverClientError.unreachable(url: baseURL, detail: "\(error)")
-        } catch let error as DroverClientError {
-            throw error
         } catch {
             if error is CancellationError { throw error }
-            throw DroverClientError.unreachable(url: baseURL, detail: "\(error)")
+            throw DroverClientError(transportError: error, url: baseURL)
         }
     }
 
@@ -252,33 +274,6 @@ public struct DroverClient: Sendable {
         }
         let text = String(decoding: body.prefix(500), as: UTF8.self)
         throw DroverClientError.problem(ProblemDetails(title: head.status.reasonPhrase, status: Int(head.status.code), detail: text.isEmpty ? head.status.reasonPhrase : text))
-    }
-
-    /// One HTTP client per CA file, kept for the life of the process (AsyncHTTPClient wants
-    /// clients shut down before they are released; these never are).
-    private static let clients = Mutex<[String: HTTPClient]>([:])
-
-    static func httpClient(trusting caCertificate: String?) throws -> HTTPClient {
-        try clients.withLock { clients in
-            if let client = clients[caCertificate ?? ""] { return client }
-            var tls = TLSConfiguration.makeClientConfiguration()
-            if let caCertificate {
-                do {
-                    tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caCertificate))]
-                } catch {
-                    throw DroverClientError.unreachable(url: caCertificate, detail: "cannot read the CA certificate: \(error)")
-                }
-            }
-            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-            // A refused connection or an untrusted certificate is reported at once instead of
-            // being retried until the request's deadline.
-            configuration.connectionPool.retryConnectionEstablishment = false
-            // An agent holds a long poll, heartbeats, reports and uploads output at once.
-            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            clients[caCertificate ?? ""] = client
-            return client
-        }
     }
 
     static func escape(_ text: String) -> String {
@@ -304,12 +299,52 @@ public enum DroverClientError: Error, CustomStringConvertible, Sendable {
     /// No answer: the coordinator is down or unreachable.
     case unreachable(url: String, detail: String)
     case unreadableResponse(path: String, detail: String)
+    /// The coordinator's certificate did not verify against what this client trusts.
+    case untrustedCertificate(url: String, detail: String)
+    /// The CA the coordinator serves is not the one pinned.
+    case caPinMismatch(url: String, expected: CAPin, served: CAPin)
+    /// The coordinator has no CA to check a pin against.
+    case caPinUnusable(url: String, detail: String)
+    /// The URL and the trust settings do not fit together.
+    case misconfigured(String)
 
     public var description: String {
         switch self {
         case .problem(let problem): problem.description
         case .unreachable(let url, let detail): "cannot reach the coordinator at \(url) (\(detail)); is it running? set --coordinator or DROVER_COORDINATOR"
         case .unreadableResponse(let path, let detail): "unexpected answer from \(path): \(detail)"
+        case .untrustedCertificate(let url, let detail):
+            "the coordinator at \(url) presented a certificate this client does not trust (\(detail)); pass --ca-pin sha256:... as the coordinator printed at start (env DROVER_CA_PIN), or --ca-cert with its CA certificate (env DROVER_CA_CERT)"
+        case .caPinMismatch(let url, let expected, let served):
+            "the coordinator's CA at \(url) does not match --ca-pin \(expected) (it serves \(served)): wrong coordinator or a man in the middle; check the pin the coordinator printed at start"
+        case .caPinUnusable(let url, let detail): "cannot check --ca-pin against the coordinator at \(url): \(detail)"
+        case .misconfigured(let detail): detail
+        }
+    }
+
+    /// A failed exchange, said so a person knows what to do: an untrusted certificate names the
+    /// flags that trust one, instead of BoringSSL's error stack.
+    init(transportError error: any Error, url: String) {
+        if let error = error as? DroverClientError {
+            self = error
+        } else if let tls = error as? NIOSSLExtraError, tls == .failedToValidateHostname {
+            self = .untrustedCertificate(url: url, detail: "its certificate does not name the host of \(url)")
+        } else if error is NIOSSLError || error is BoringSSLError, "\(error)".contains("CERTIFICATE_VERIFY_FAILED") {
+            self = .untrustedCertificate(url: url, detail: "its certificate is not signed by a trusted CA")
+        } else if error is NIOSSLError || error is BoringSSLError, "\(error)".contains("WRONG_VERSION_NUMBER") {
+            self = .unreachable(url: url, detail: "it does not answer TLS; if it serves plain HTTP, use an http:// URL")
+        } else if let http = error as? HTTPClientError, http == .remoteConnectionClosed, url.lowercased().hasPrefix("http://") {
+            self = .unreachable(url: url, detail: "it closed the connection; if it serves HTTPS, as it does beyond loopback, use an https:// URL")
+        } else {
+            self = .unreachable(url: url, detail: "\(error)")
+        }
+    }
+
+    /// The coordinator is not trusted as configured (certificate, pin, settings): retrying cannot help.
+    public var isTrustFailure: Bool {
+        switch self {
+        case .untrustedCertificate, .caPinMismatch, .caPinUnusable, .misconfigured: true
+        case .problem, .unreachable, .unreadableResponse: false
         }
     }
 

@@ -2,6 +2,7 @@ import DroverAPI
 import DroverCore
 import DroverStore
 import DroverStoreSQLite
+import DroverTrust
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -48,7 +49,7 @@ struct PollReleaser: Service {
 ///   - onListening: called with the bound address once the server accepts connections.
 public func buildCoordinator(
     configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock providedClock: (any WallClock)? = nil,
-    monotonic: any MonotonicClock = ContinuousClock(), logger: Logger, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
+    monotonic: any MonotonicClock = ContinuousClock(), logger: Logger, onListening: @escaping @Sendable (Listening) async -> Void = { _ in }
 ) async throws -> Coordinator {
     let clock = providedClock ?? SteadyWallClock(wall: SystemWallClock(), monotonic: monotonic)
     // Configurations built in code (the demo, tests) get the same checks as resolved ones.
@@ -80,22 +81,9 @@ public func buildCoordinator(
                           configuration: configuration, logger: logger)
     let router = Router(context: DroverRequestContext.self)
     router.add(middleware: ProblemMiddleware<DroverRequestContext>(logger: logger))
-    Routes(cluster: cluster, configuration: configuration).register(on: router)
-    let server: HTTPServerBuilder
-    switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
-    case (nil, nil):
-        server = .http1()
-    case (let certificate?, let key?):
-        do {
-            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
-            server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
-        } catch {
-            throw ConfigurationError("cannot load the TLS certificate \(certificate) or key \(key): \(error)")
-        }
-    default:
-        preconditionFailure("validate() refuses a TLS certificate without its key")
-    }
+    let transport = Transport(configuration)
+    let (server, generated) = try serverBuilder(for: transport, configuration: configuration, logger: logger)
+    Routes(cluster: cluster, configuration: configuration, caCertificatePEM: generated?.caPEM).register(on: router)
     let application = Application(
         router: router,
         server: server,
@@ -104,10 +92,56 @@ public func buildCoordinator(
                    StoreRecovery(cluster: cluster, logger: logger)],
         onServerRunning: { channel in
             let address = channel.localAddress
-            await onListening(address?.ipAddress ?? configuration.host, address?.port ?? configuration.port)
+            await onListening(Listening(host: address?.ipAddress ?? configuration.host, port: address?.port ?? configuration.port,
+                                        scheme: transport.scheme, caPin: generated?.pin))
         },
         logger: logger)
     return Coordinator(application: application, cluster: cluster, store: store)
+}
+
+/// Where the coordinator accepts connections, and how clients trust it.
+public struct Listening: Sendable {
+    /// The bound address (0.0.0.0 when listening on every interface).
+    public let host: String
+    public let port: Int
+    /// http or https.
+    public let scheme: String
+    /// The pin of the generated CA that signed the server certificate, if one did.
+    public let caPin: CAPin?
+
+    public var url: String { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+}
+
+/// The HTTP/1 server `transport` asks for; with a generated certificate, also the CA it came from.
+private func serverBuilder(for transport: Transport, configuration: CoordinatorConfiguration,
+                           logger: Logger) throws -> (HTTPServerBuilder, GeneratedTLS.Prepared?) {
+    switch transport {
+    case .loopbackHTTP:
+        return (.http1(), nil)
+    case .insecureHTTP:
+        logger.warning("""
+            INSECURE: serving plain HTTP on \(configuration.host):\(configuration.port) (--insecure-http): every bearer token and \
+            job crosses the network in clear; listen on 127.0.0.1, or drop --insecure-http to serve HTTPS with a generated CA
+            """)
+        return (.http1(), nil)
+    case .givenCertificate(let certificate, let key):
+        return (try tlsServer(certificate: certificate, key: key), nil)
+    case .generatedCertificate:
+        let names = ServerNames.required(listenHost: configuration.host, extra: configuration.tlsSubjectAlternativeNames,
+                                         interfaces: IPAddress.localInterfaceAddresses(), hostname: ProcessInfo.processInfo.hostName)
+        let prepared = try GeneratedTLS(dataDirectory: configuration.dataDirectory).prepare(names: names, logger: logger)
+        return (try tlsServer(certificate: prepared.certificatePath, key: prepared.keyPath), prepared)
+    }
+}
+
+private func tlsServer(certificate: String, key: String) throws -> HTTPServerBuilder {
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+        let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+        return try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
+    } catch {
+        throw ConfigurationError("cannot load the TLS certificate \(certificate) or key \(key): \(error)")
+    }
 }
 
 /// Closed by default: with no admin or join token given and none stored, the coordinator

@@ -5,7 +5,8 @@ import Foundation
 /// resolved into this by the `drover` executable.
 public struct CoordinatorConfiguration: Sendable {
     /// Address to listen on; port 0 picks a free one (printed at start).
-    public var host: String = "0.0.0.0"
+    /// Loopback by default; any other address serves HTTPS (``Transport``).
+    public var host: String = "127.0.0.1"
     public var port: Int = 7070
     /// Directory of the SQLite database (`drover.sqlite`).
     public var dataDirectory: String = "./drover-data"
@@ -32,6 +33,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// More DNS names or IP addresses for the generated server certificate (`--tls-san`).
+    public var tlsSubjectAlternativeNames: [String] = []
+    /// Serve plain HTTP beyond loopback (`--insecure-http`); logged loudly at start.
+    public var insecureHTTP = false
     /// Currency code of every price and amount (ISO 4217 such as USD, EUR).
     public var currency: String = "USD"
     /// How often running attempts' cost is booked to the ledger (and budgets see it).

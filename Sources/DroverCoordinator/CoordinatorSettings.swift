@@ -8,7 +8,7 @@ public typealias CoordinatorSetting = Setting<CoordinatorConfiguration>
 extension CoordinatorConfiguration: ResolvableConfiguration {
     /// Every setting of `drover coordinator`, in the order the README's table lists them.
     public static let settings = Settings<CoordinatorConfiguration>("coordinator", [
-        CoordinatorSetting("listen", flag: "listen", default: "0.0.0.0:7070", "Address to listen on, HOST:PORT; port 0 picks a free one") { input, c throws(ConfigurationError) in
+        CoordinatorSetting("listen", flag: "listen", default: "127.0.0.1:7070", "Address to listen on, HOST:PORT; port 0 picks a free one; beyond loopback it serves HTTPS") { input, c throws(ConfigurationError) in
             let text = try input.text()
             guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
                 throw input.fail("'\(text)' is not HOST:PORT, e.g. 0.0.0.0:7070")
@@ -42,6 +42,16 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
         },
         CoordinatorSetting("tlsKey", flag: "tls-key", default: "none", "PEM private key of tlsCert") { input, c throws(ConfigurationError) in
             c.tlsKeyPath = try input.path()
+        },
+        CoordinatorSetting("tlsSans", flag: "tls-san", default: "none", "More names or addresses for the generated server certificate (the flag repeats; a list in the file)") { input, c throws(ConfigurationError) in
+            let names = try input.list()
+            if let name = names.first(where: { IPAddress($0) == nil && !ServerNames.isDNSName($0) }) {
+                throw input.fail("'\(name)' is not a host name or IP address, e.g. drover.internal or 10.0.0.5")
+            }
+            c.tlsSubjectAlternativeNames = names
+        },
+        CoordinatorSetting("insecureHttp", flag: "insecure-http", default: "false", "Serve plain HTTP beyond loopback: tokens cross the network in clear") { input, c throws(ConfigurationError) in
+            c.insecureHTTP = try input.bool()
         },
         CoordinatorSetting("defaultQuota", flag: "default-quota", default: "unlimited", "Quota of teams without their own; a mapping ({cpu: 64, memory: 256GiB, gpu: 8, running: 1000}; JSON text as a flag or variable)") { input, c throws(ConfigurationError) in
             do { c.defaultQuota = try JobSpecParser.parseQuota(try input.mapping()) } catch let error as ConfigurationError { throw error } catch {
@@ -80,6 +90,9 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
             throw ConfigurationError("the lease TTL (\(Quantity.formatDuration(leaseTTL.milliseconds))) must be more than twice the heartbeat interval (\(Quantity.formatDuration(heartbeatInterval.milliseconds))), so one lost heartbeat does not kill a node")
         }
         guard (tlsCertificatePath == nil) == (tlsKeyPath == nil) else { throw ConfigurationError("TLS needs both tlsCert and tlsKey (--tls-cert and --tls-key)") }
+        guard !insecureHTTP || tlsCertificatePath == nil else {
+            throw ConfigurationError("--insecure-http serves plain HTTP and --tls-cert serves HTTPS: give one of them")
+        }
         guard adminToken.isEmpty || adminToken != joinToken else { throw ConfigurationError("the admin and join tokens must differ") }
         guard Self.isCurrencyCode(currency) else {
             throw ConfigurationError("currency must be a three-letter ISO 4217 code such as USD or EUR, got '\(currency)'")

@@ -57,10 +57,14 @@ struct AuthMiddleware: RouterMiddleware {
 struct Routes {
     let cluster: Cluster
     let configuration: CoordinatorConfiguration
+    /// The generated CA's certificate, served without a token at /v1/ca: a client given only
+    /// its pin fetches it once, checks the pin, then trusts it (``CAPin``).
+    var caCertificatePEM: String? = nil
 
     /// Adds every route; `OpenAPIDocument` must list exactly these (a test checks it).
     func register(on router: Router<DroverRequestContext>) {
         router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+        router.get("/v1/ca") { _, _ in try caCertificate() }
         let v1 = router.group("v1").add(middleware: StoreOutageMiddleware(cluster: cluster)).add(middleware: AuthMiddleware(cluster: cluster, adminToken: configuration.adminToken, joinToken: configuration.joinToken))
         v1.post("jobs", use: submit)
         v1.get("jobs", use: listJobs)
@@ -88,6 +92,16 @@ struct Routes {
         v1.post("attempts/:id/logs", use: uploadLog)
         v1.post("attempts/:id/report", use: reportOne)
         registerCost(on: v1)
+    }
+
+    /// The CA's public certificate (PEM); nothing secret.
+    func caCertificate() throws -> Response {
+        guard let caCertificatePEM else {
+            throw APIError(.notFound, "this coordinator serves no generated CA (it listens on loopback, or with --tls-cert or --insecure-http); trust its certificate with --ca-cert PEM instead of --ca-pin")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-pem-file"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: caCertificatePEM)))
     }
 
     // MARK: - Jobs

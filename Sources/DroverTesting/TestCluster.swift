@@ -1,6 +1,7 @@
 import DroverAPI
 import DroverAgent
 import DroverClient
+import DroverTrust
 import Foundation
 import Synchronization
 
@@ -16,7 +17,11 @@ public final class TestCluster: Sendable {
     public let leaseTTL: String
     /// PEM of the self-signed certificate the coordinator serves HTTPS with, if TLS is on.
     public let caCertificate: String?
+    /// The address the coordinator listens on; clients reach it on `coordinatorHost`.
+    public let listenHost: String
     private let processes = Mutex<(coordinator: RunningProcess?, port: Int, agents: [String: RunningProcess])>((nil, 0, [:]))
+    /// What the coordinator printed at its last start: http or https, and its generated CA's pin.
+    private let served = Mutex<(scheme: String, caPin: CAPin?)>(("http", nil))
 
     /// The `drover` binary: `DROVER_BINARY`, or the one beside the running test bundle.
     public static let binary: String = {
@@ -36,17 +41,21 @@ public final class TestCluster: Sendable {
     public let rig: Rig?
     /// The coordinator's `--data` directory.
     public let dataDirectory: String
-    /// The address the coordinator listens on and everyone reaches it at.
+    /// The address everyone reaches the coordinator at: its rig host's, or 127.0.0.1.
     public var coordinatorHost: String { rig?.address("coordinator") ?? "127.0.0.1" }
 
     /// A cluster in a new temporary directory; with `rigHosts`, on a new rig with those hosts
-    /// (`coordinator` among them), and with `dataDisk` (a size such as `64M`) the coordinator's
-    /// data on a disk of the rig's of that size.
-    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false, coordinatorArguments: [String] = [],
-                rigHosts: [String]? = nil, dataDisk: String? = nil) throws {
+    /// (`coordinator` among them, which it listens on), and with `dataDisk` (a size such as
+    /// `64M`) the coordinator's data on a disk of the rig's of that size.
+    ///
+    /// - Parameter listen: beyond loopback (0.0.0.0, a rig host) the coordinator serves HTTPS with a CA of its own
+    ///   unless `tls` or `--insecure-http` says otherwise; clients then trust it by the pin it printed.
+    public init(heartbeat: String = "300ms", leaseTTL: String = "3s", tls: Bool = false, listen: String = "127.0.0.1",
+                coordinatorArguments: [String] = [], rigHosts: [String]? = nil, dataDisk: String? = nil) throws {
         directory = NSTemporaryDirectory() + "drover-test-\(UUID().uuidString.prefix(8))"
         let rig = try rigHosts.map { try Rig(hosts: $0, directory: NSTemporaryDirectory() + "drover-rig-\(UUID().uuidString.prefix(8))") }
         self.rig = rig
+        listenHost = rig?.address("coordinator") ?? listen
         do {
             dataDirectory = try (rig.flatMap { rig in try dataDisk.map { try rig.disk("coordinator", size: $0) } } ?? directory) + "/data"
         } catch {
@@ -76,10 +85,11 @@ public final class TestCluster: Sendable {
     /// Starts a coordinator and `agents` agents; returns when the agents have registered.
     /// With `onRig`, each process on a host of a new rig, plus `extraHosts` (for the CLI, say).
     public static func start(agents: Int = 2, cpu: Double = 4, heartbeat: String = "300ms", leaseTTL: String = "3s",
-                             agentArguments: [String] = [], tls: Bool = false, coordinatorArguments: [String] = [],
-                             onRig: Bool = false, extraHosts: [String] = [], dataDisk: String? = nil) async throws -> TestCluster {
+                             agentArguments: [String] = [], tls: Bool = false, listen: String = "127.0.0.1",
+                             coordinatorArguments: [String] = [], onRig: Bool = false, extraHosts: [String] = [],
+                             dataDisk: String? = nil) async throws -> TestCluster {
         let hosts = onRig ? ["coordinator"] + (0..<agents).map { "agent-\($0 + 1)" } + extraHosts : nil
-        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls, coordinatorArguments: coordinatorArguments,
+        let cluster = try TestCluster(heartbeat: heartbeat, leaseTTL: leaseTTL, tls: tls, listen: listen, coordinatorArguments: coordinatorArguments,
                                       rigHosts: hosts, dataDisk: dataDisk)
         do { try await cluster.startCoordinator() } catch {
             cluster.stopNow()
@@ -94,8 +104,10 @@ public final class TestCluster: Sendable {
         return cluster
     }
 
-    public var url: String { "\(caCertificate == nil ? "http" : "https")://\(coordinatorHost):\(processes.withLock { $0.port })" }
-    public var client: DroverClient { try! DroverClient(baseURL: url, token: adminToken, caCertificate: caCertificate) }
+    public var url: String { "\(served.withLock { $0.scheme })://\(coordinatorHost):\(processes.withLock { $0.port })" }
+    /// The pin the coordinator printed for its generated CA, if it serves with one.
+    public var caPin: CAPin? { served.withLock { $0.caPin } }
+    public var client: DroverClient { try! DroverClient(baseURL: url, token: adminToken, caCertificate: caCertificate, caPin: caPin) }
     public var coordinatorPID: Int32? { processes.withLock { $0.coordinator?.pid } }
     public func agentPID(_ name: String) -> Int32? { processes.withLock { $0.agents[name]?.pid } }
 
@@ -105,7 +117,7 @@ public final class TestCluster: Sendable {
         let port = rig == nil ? processes.withLock { $0.port } : 7070
         let log = directory + "/coordinator.log"
         let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
-        let process = try spawn(["coordinator", "--listen", "\(coordinatorHost):\(port)", "--data", dataDirectory, "--admin-token", adminToken,
+        let process = try spawn(["coordinator", "--listen", "\(listenHost):\(port)", "--data", dataDirectory, "--admin-token", adminToken,
                                  "--join-token", joinToken, "--heartbeat-interval", heartbeat, "--lease-ttl", leaseTTL]
                                 + (caCertificate.map { ["--tls-cert", $0, "--tls-key", directory + "/key.pem"] } ?? []) + coordinatorArguments, log: log, host: "coordinator")
         processes.withLock { $0.coordinator = process }
@@ -113,9 +125,9 @@ public final class TestCluster: Sendable {
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             let fresh = text.utf8.count > offset ? String(text.utf8.dropFirst(offset))! : ""
-            if let range = fresh.range(of: "listening on \(caCertificate == nil ? "http" : "https")://\(coordinatorHost):") {
-                let digits = fresh[range.upperBound...].prefix { $0.isNumber }
-                processes.withLock { $0.port = Int(digits)! }
+            if let start = Self.parseStart(fresh, generatedCA: caCertificate == nil) {
+                processes.withLock { $0.port = start.port }
+                served.withLock { $0 = (start.scheme, start.caPin) }
                 return
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -123,19 +135,32 @@ public final class TestCluster: Sendable {
         throw TestClusterError("coordinator did not start; its log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
     }
 
+    /// The scheme, port and CA pin from a coordinator's start output, once the lines are whole:
+    /// an HTTPS one serving with a generated CA prints its pin and join command after the address.
+    static func parseStart(_ output: String, generatedCA: Bool) -> (scheme: String, port: Int, caPin: CAPin?)? {
+        guard let line = output.range(of: "listening on https?://[^\n]*:[0-9]+\n", options: .regularExpression).map({ output[$0] }) else { return nil }
+        let scheme = line.contains("https://") ? "https" : "http"
+        let port = Int(String(line.dropLast().reversed().prefix { $0.isNumber }.reversed()))!
+        guard scheme == "https", generatedCA else { return (scheme, port, nil) }
+        guard let join = output.range(of: "join an agent: [^\n]*\n", options: .regularExpression).map({ output[$0] }),
+              let pin = join.range(of: "sha256:[0-9a-f]{64}", options: .regularExpression).map({ try? CAPin(parsing: String(join[$0])) }) ?? nil
+        else { return nil }
+        return (scheme, port, pin)
+    }
+
     /// Starts an agent process named `name`.
     /// Registers an agent that no process runs: the test polls and reports with the client
     /// returned, so it controls every request.
     public func handDrivenAgent(name: String = "fake", cpu: Double) async throws -> DroverClient {
-        let joiner = try DroverClient(baseURL: url, token: joinToken, caCertificate: caCertificate)
+        let joiner = try DroverClient(baseURL: url, token: joinToken, caCertificate: caCertificate, caPin: caPin)
         let registration = try await joiner.register(RegisterRequest(name: name, cpu: cpu, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates()))
-        return try DroverClient(baseURL: url, token: registration.token, caCertificate: caCertificate)
+        return try DroverClient(baseURL: url, token: registration.token, caCertificate: caCertificate, caPin: caPin)
     }
 
     public func startAgent(name: String, arguments: [String] = []) throws {
         let process = try spawn(["agent", "--coordinator", url, "--join-token", joinToken, "--name", name, "--work-dir", directory + "/\(name)",
-                                 "--kill-grace", "1s"] + (caCertificate.map { ["--ca-cert", $0] } ?? []) + arguments, log: directory + "/\(name).log",
-                            host: name)
+                                 "--kill-grace", "1s"] + (caCertificate.map { ["--ca-cert", $0] } ?? [])
+                                + (caPin.map { ["--ca-pin", $0.description] } ?? []) + arguments, log: directory + "/\(name).log", host: name)
         processes.withLock { $0.agents[name] = process }
     }
 
@@ -155,15 +180,20 @@ public final class TestCluster: Sendable {
     /// Runs the CLI against this cluster; returns its exit code and output (stdout and stderr
     /// together). A CLI still running after `timeout` is killed and reported as status -2, so
     /// a hung command fails its test instead of hanging the suite.
-    /// With a rig, the CLI runs on `host` if given (else outside every host, where it reaches
-    /// the coordinator over the rig's bridge).
-    public func drover(_ arguments: [String], token: String? = nil, timeout: Duration = .seconds(60), host: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+    ///
+    /// - Parameters:
+    ///   - trusting: whether the CLI is told the CA (`DROVER_CA_CERT`, `DROVER_CA_PIN`).
+    ///   - host: with a rig, the host the CLI runs on (else outside every host, where it reaches
+    ///     the coordinator over the rig's bridge).
+    public func drover(_ arguments: [String], token: String? = nil, trusting: Bool = true,
+                       timeout: Duration = .seconds(60), host: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
         let id = UUID().uuidString.prefix(8)
         let out = directory + "/cli-\(id).out", err = directory + "/cli-\(id).err"
         var environment = ProcessInfo.processInfo.environment
         environment["DROVER_COORDINATOR"] = url
         environment["DROVER_TOKEN"] = token ?? adminToken
-        if let caCertificate { environment["DROVER_CA_CERT"] = caCertificate }
+        if trusting, let caCertificate { environment["DROVER_CA_CERT"] = caCertificate }
+        if trusting, let caPin { environment["DROVER_CA_PIN"] = caPin.description }
         let prefix = host.flatMap { rig?.onHost($0) } ?? []
         let process = try RunningProcess.spawn(ProcessLaunch(argv: prefix + [Self.binary] + arguments, environment: environment, workingDirectory: directory,
                                                              outputPath: out))

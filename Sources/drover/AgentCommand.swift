@@ -15,6 +15,8 @@ struct AgentCommand: AsyncParsableCommand {
     var coordinator: String?
     @Option(name: .customLong("ca-cert"), help: "PEM CA certificate to trust for an HTTPS coordinator (env DROVER_CA_CERT).")
     var caCert: String?
+    @Option(name: .customLong("ca-pin"), help: "Pin of the coordinator's generated CA, sha256:HEX, as it printed at start: trust only that CA (env DROVER_CA_PIN).")
+    var caPin: String?
     @Option(help: "Join token (env DROVER_JOIN_TOKEN).")
     var joinToken: String?
     @Option(help: "Node name (default: the host name).")
@@ -56,7 +58,7 @@ struct AgentCommand: AsyncParsableCommand {
     /// flags > environment > file > defaults, by the one settings resolver.
     func resolve() throws -> AgentConfiguration {
         let given: [(String, String?)] = [
-            ("coordinator", coordinator), ("join-token", joinToken), ("ca-cert", caCert), ("name", name), ("cpu", cpu),
+            ("coordinator", coordinator), ("join-token", joinToken), ("ca-cert", caCert), ("ca-pin", caPin), ("name", name), ("cpu", cpu),
             ("memory", memory), ("gpu", gpu), ("label", labels.isEmpty ? nil : labels.joined(separator: "\n")),
             ("price-cpu-hour", priceCpuHour), ("price-memory-gib-hour", priceMemoryGibHour), ("price-gpu-hour", priceGpuHour),
             ("work-dir", workDir), ("checkpoint-dir", checkpointDir), ("kill-grace", killGrace), ("disconnect-grace", disconnectGrace),

@@ -11,7 +11,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(help: "YAML configuration file. Every setting is a flag, a DROVER_* variable and a file field; flags win, then the environment, then the file (README: Coordinator settings).")
     var config: String?
-    @Option(help: "Address to listen on, HOST:PORT (default 0.0.0.0:7070; port 0 picks a free one).")
+    @Option(help: "Address to listen on, HOST:PORT (default 127.0.0.1:7070; port 0 picks a free one). Beyond loopback it serves HTTPS, with a CA generated in the data directory unless --tls-cert is given.")
     var listen: String?
     @Option(help: "Directory for the SQLite database (default ./drover-data).")
     var data: String?
@@ -33,6 +33,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.")
     var tlsKey: String?
+    @Option(name: .customLong("tls-san"), help: "Another host name or IP address for the generated server certificate (repeatable).")
+    var tlsSans: [String] = []
+    @Flag(help: "Serve plain HTTP beyond loopback. Every token then crosses the network in clear.")
+    var insecureHttp = false
     @Option(help: "Currency code of all prices, e.g. USD (default USD).")
     var currency: String?
     @Option(help: "Rate card: prices by node label, overriding agents' own (re-read on SIGHUP), e.g. cluster/rates.yaml.")
@@ -49,9 +53,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = bootstrapLogging()
         let configuration = try resolve()
-        let coordinator = try await buildCoordinator(configuration: configuration, logger: logger) { host, port in
-            // Tests and scripts read this line to find a port chosen with :0.
-            print("drover coordinator listening on \(configuration.tlsCertificatePath == nil ? "http" : "https")://\(host):\(port)")
+        let coordinator = try await buildCoordinator(configuration: configuration, logger: logger) { listening in
+            // Tests and scripts read these lines to find a port chosen with :0 and the CA pin.
+            print("drover coordinator listening on \(listening.url)")
+            for line in JoinInstructions.lines(for: listening, configuration: configuration, hostname: ProcessInfo.processInfo.hostName) {
+                print(line)
+            }
             flushStandardOutput()
         }
         let group = ServiceGroup(configuration: .init(services: coordinator.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -63,7 +70,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let given: [(String, String?)] = [
             ("listen", listen), ("data", data), ("admin-token", adminToken), ("join-token", joinToken),
             ("heartbeat-interval", heartbeatInterval), ("lease-ttl", leaseTtl), ("max-poll-wait", maxPollWait),
-            ("max-body-bytes", maxBodyBytes), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("default-quota", defaultQuota),
+            ("max-body-bytes", maxBodyBytes), ("tls-cert", tlsCert), ("tls-key", tlsKey),
+            ("tls-san", tlsSans.isEmpty ? nil : tlsSans.joined(separator: "\n")), ("insecure-http", insecureHttp ? "true" : nil), ("default-quota", defaultQuota),
             ("currency", currency), ("rates", rates), ("cost-interval", costInterval), ("reserve-after", reserveAfter),
             ("placement", placement), ("store-outage-limit", storeOutageLimit),
         ]

@@ -35,8 +35,8 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.leaseTTL = .seconds(5)
         configuration.costBookingInterval = .seconds(2) // running spend shows up while the demo runs
         let (addresses, addressSink) = AsyncStream.makeStream(of: String.self)
-        let coordinator = try await buildCoordinator(configuration: configuration, logger: logger) { host, port in
-            addressSink.yield("http://\(host):\(port)")
+        let coordinator = try await buildCoordinator(configuration: configuration, logger: logger) { listening in
+            addressSink.yield(listening.url)
             addressSink.finish()
         }
         let coordinatorGroup = ServiceGroup(configuration: .init(services: coordinator.services, logger: logger))

@@ -27,9 +27,13 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("ca-cert"), help: "PEM CA certificate to trust for an HTTPS coordinator (env DROVER_CA_CERT).")
     var caCert: String?
 
+    @Option(name: .customLong("ca-pin"), help: "Pin of the coordinator's generated CA, sha256:HEX, as it printed at start: trust only that CA (env DROVER_CA_PIN).")
+    var caPin: String?
+
     /// The API client these options describe: flags > environment > defaults.
     func api() throws -> DroverClient {
-        try resolveSettings(ClientConfiguration.self, given: [("coordinator", coordinator), ("token", token), ("ca-cert", caCert)], file: nil).client()
+        try resolveSettings(ClientConfiguration.self, given: [("coordinator", coordinator), ("token", token), ("ca-cert", caCert), ("ca-pin", caPin)],
+                            file: nil).client()
     }
 }
 

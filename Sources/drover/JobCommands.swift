@@ -249,7 +249,7 @@ struct JobWatcher {
             do {
                 job = try await client.jobSummary(id)
                 failures = 0
-            } catch let error as DroverClientError where error.status == nil && failures < 30 {
+            } catch let error as DroverClientError where error.status == nil && !error.isTrustFailure && failures < 30 {
                 failures += 1 // the coordinator may be restarting; keep following
                 try await Task.sleep(for: .seconds(1))
                 continue

@@ -29,12 +29,13 @@ import Testing
             "coordinator": "https://c.internal:7443", "joinToken": "t", "caCert": "/ca.pem", "name": "gpu-a", "cpu": "4", "memory": "8GiB",
             "gpu": "2", "labels": "zone=eu", "priceCpuHour": "0.05", "priceMemoryGibHour": "0.005", "priceGpuHour": "1.01",
             "workDir": "/w", "checkpointDir": "/ckpt", "killGrace": "3s", "disconnectGrace": "40s", "nvidiaSmi": "/bin/smi",
-            "keepWorkDirs": "true",
+            "keepWorkDirs": "true", "caPin": "sha256:" + String(repeating: "ab", count: 32),
         ]
         #expect(Set(examples.keys) == Set(AgentConfiguration.settings.map(\.key)), "a new setting needs an example here")
         for setting in AgentConfiguration.settings {
             let text = try #require(examples[setting.key])
-            let given = setting.key == "joinToken" ? [:] : token
+            // (A pin needs an https coordinator: that comes as a flag.)
+            let given = setting.key == "joinToken" ? [:] : setting.key == "caPin" ? token.merging(["coordinator": "https://c.internal:7443"]) { $1 } : token
             let byFlag = try AgentConfiguration.resolve(flags: given.merging([setting.flag: text]) { $1 }, environment: [:])
             let byEnvironment = try AgentConfiguration.resolve(flags: given, environment: [setting.environment: text])
             let byFile = try AgentConfiguration.resolve(flags: given, environment: [:], file: [setting.key: .string(text)], fileName: "/etc/a.yaml")
@@ -51,6 +52,7 @@ import Testing
         #expect(names["coordinator"] == "DROVER_COORDINATOR")
         #expect(names["join-token"] == "DROVER_JOIN_TOKEN")
         #expect(names["ca-cert"] == "DROVER_CA_CERT")
+        #expect(names["ca-pin"] == "DROVER_CA_PIN")
         // The agent's own variables never take a name a task is given (DROVER_WORK_DIR, DROVER_CHECKPOINT_DIR).
         #expect(!names.values.contains("DROVER_WORK_DIR") && !names.values.contains("DROVER_CHECKPOINT_DIR"))
     }
