@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI", "DroverTesting"], swiftSettings: swift6),
         .testTarget(
             name: "DroverCoordinatorTests",
-            dependencies: ["DroverCoordinator", "DroverStore", "DroverTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["DroverCoordinator", "DroverStore", "DroverStoreSQLite", "DroverTesting", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swift6),
         .testTarget(name: "DroverClientTests", dependencies: ["DroverClient", "DroverAPI"], swiftSettings: swift6),
         .testTarget(
