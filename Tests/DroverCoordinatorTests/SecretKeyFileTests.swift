@@ -4,12 +4,14 @@ import Testing
 @testable import DroverCoordinator
 
 /// The key file: made once with mode 0600, refused when others may read it or it is not a key.
-@Suite struct SecretKeyFileTests {
+@Suite final class SecretKeyFileTests {
     let directory = NSTemporaryDirectory() + "drover-key-\(UUID().uuidString.prefix(8))"
 
     init() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     func write(_ bytes: [UInt8], mode: Int, to path: String) throws {
         #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: mode]))

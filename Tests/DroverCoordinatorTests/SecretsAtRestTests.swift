@@ -9,9 +9,11 @@ import Testing
 /// Coordinators on their own SQLite store: secret values are sealed in every job record and
 /// in the file, opened for leases, replayable by Idempotency-Key, and failed with a reason
 /// when the key that sealed them is gone.
-@Suite struct SecretsAtRestTests {
+@Suite final class SecretsAtRestTests {
     let directory = NSTemporaryDirectory() + "drover-secrets-\(UUID().uuidString.prefix(8))"
     let secret = "hf_" + UUID().uuidString
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     func spec(secret: String? = nil) -> JobSpec {
         var spec = JobSpec(name: "uses-a-secret", team: "ml", command: ["true"], environment: ["TOKEN": secret ?? self.secret, "MODE": "fast"],
