@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "DroverCoordinatorTests",
             dependencies: [
-                "DroverCoordinator", "DroverStore", "DroverTesting", "DroverTrust", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "DroverCoordinator", "DroverStore", "DroverStoreSQLite", "DroverTesting", "DroverTrust", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: swift6),

@@ -63,7 +63,16 @@ public func buildCoordinator(
         store = try SQLiteStore(path: path, synchronous: configuration.fullSync ? .full : .normal)
         logger.info("store opened", metadata: ["store.path": "\(path)"])
     }
-    let loaded = try await store.load()
+    let secrets = try loadSecretSealer(configuration: configuration, ownStore: providedStore == nil, logger: logger)
+    var loaded = try await store.load()
+    let sealed = try await LegacySecrets.seal(&loaded.jobs, with: secrets, in: store)
+    if sealed > 0 { logger.notice("sealed secret env values stored in clear by an older coordinator", metadata: ["jobs": "\(sealed)"]) }
+    let unreadable = LegacySecrets.unreadable(in: loaded.jobs, with: secrets)
+    if !unreadable.isEmpty {
+        logger.error("live jobs hold secrets this key cannot decrypt; their attempts fail until the key file that sealed them is restored", metadata: [
+            "jobs": "\(unreadable.map(\.description).joined(separator: ","))",
+        ])
+    }
     let card = try configuration.ratesFile.map(Cluster.loadRateCard(path:)) ?? RateCard()
     var state = loaded.clusterState(now: clock.now(), policy: configuration.policy(rateCard: card))
     if let path = configuration.ratesFile {
@@ -78,7 +87,7 @@ public func buildCoordinator(
     let health = StoreHealth()
     let journal = Journal(store: store, health: health, monotonic: monotonic, logger: logger)
     let cluster = Cluster(state: state, store: store, journal: journal, health: health, clock: clock, monotonic: monotonic,
-                          configuration: configuration, logger: logger)
+                          configuration: configuration, secrets: secrets, logger: logger)
     let router = Router(context: DroverRequestContext.self)
     router.add(middleware: ProblemMiddleware<DroverRequestContext>(logger: logger))
     let transport = Transport(configuration)
@@ -142,6 +151,20 @@ private func tlsServer(certificate: String, key: String) throws -> HTTPServerBui
     } catch {
         throw ConfigurationError("cannot load the TLS certificate \(certificate) or key \(key): \(error)")
     }
+}
+
+/// The sealer of secret env values: the key in `secretKeyFile`, else in `DATA/secret.key`
+/// (made on first start) when the coordinator keeps its own store; a store given in code (tests,
+/// memory) without a key file gets a key that lives as long as the process.
+private func loadSecretSealer(configuration: CoordinatorConfiguration, ownStore: Bool, logger: Logger) throws -> SecretSealer {
+    if let path = configuration.secretKeyFile {
+        return SecretSealer(key: try SecretKeyFile.load(path: path, create: false))
+    }
+    guard ownStore else { return .ephemeral() }
+    let path = SecretKeyFile.defaultPath(dataDirectory: configuration.dataDirectory)
+    let key = try SecretKeyFile.load(path: path, create: true)
+    logger.info("secret key loaded", metadata: ["secret.key_file": "\(path)"])
+    return SecretSealer(key: key)
 }
 
 /// Closed by default: with no admin or join token given and none stored, the coordinator

@@ -24,6 +24,8 @@ public final class Cluster: Sendable {
     let wakeups: Wakeups
     /// Encodes the answers that carry leases.
     let leaseAnswers = LeaseAnswers()
+    /// Seals secret env values at submit and opens them for agents' leases.
+    let secrets: SecretSealer
     let configuration: CoordinatorConfiguration
     let logger: Logger
     /// When the reaper or a heartbeat last ran, to notice stalls of the coordinator's own.
@@ -32,8 +34,10 @@ public final class Cluster: Sendable {
     let shuttingDown = Atomic<Bool>(false)
 
     init(state: ClusterState, store: any Store, journal: Journal, health: StoreHealth = StoreHealth(), clock: any WallClock,
-         monotonic: any MonotonicClock = ContinuousClock(), configuration: CoordinatorConfiguration, logger: Logger) {
+         monotonic: any MonotonicClock = ContinuousClock(), configuration: CoordinatorConfiguration, secrets: SecretSealer = .ephemeral(),
+         logger: Logger) {
         self.state = Mutex(state)
+        self.secrets = secrets
         self.store = store
         self.journal = journal
         self.health = health
@@ -78,9 +82,12 @@ public final class Cluster: Sendable {
     }
 
     /// Submits; with `idempotencyKey` the team used within 24 h, answers the first job (`replayed`).
+    /// The job is kept with its secret values sealed.
     func submit(_ spec: JobSpec, by actor: String, idempotencyKey: String?) async throws -> (record: JobRecord, replayed: Bool) {
-        let (record, replayed) = try await mutate { state, now throws(ClusterError) in
-            try state.submit(spec, by: actor, idempotencyKey: idempotencyKey, now: now)
+        let sealed = try secrets.sealed(spec)
+        let (record, replayed) = try await mutate { state, now throws(ClusterError) -> Transition<(record: JobRecord, replayed: Bool)> in
+            let kept = replayable(sealed, clear: spec, idempotencyKey: idempotencyKey, in: state)
+            return try state.submit(kept, by: actor, idempotencyKey: idempotencyKey, now: now)
         }
         if replayed {
             // The first submission may still be committing: answer its job only once it is durable.
@@ -129,7 +136,7 @@ public final class Cluster: Sendable {
             let revive = arriving
             arriving = false
             // Work this node passed over because a waiting node is a better home for it wakes that node.
-            let (leases, cancels, now, superseded) = try await mutate { state, now throws(ClusterError) in
+            let (leased, cancels, now, superseded) = try await mutate { state, now throws(ClusterError) in
                 guard state.pool.nodes[node]?.record.tokenHash == incarnation else { return Transition(([Lease](), [AttemptID](), now, true)) }
                 // Only the request's arrival proves the agent alive: a poll held while its agent
                 // died must not revive the node when it wakes up later.
@@ -137,6 +144,7 @@ public final class Cluster: Sendable {
                 let leases = transition.absorb(state.lease(node: node, limit: maxLeases, now: now))
                 return transition.map { _ in (leases, state.attemptsToCancel(on: node), now, false) }
             }
+            let leases = try await openedForAgent(leased, of: node)
             noteAnswered(leases)
             if superseded || !leases.isEmpty || !cancels.isEmpty || monotonic.now >= deadline || Task.isCancelled
                 || shuttingDown.load(ordering: .relaxed) {
@@ -233,8 +241,9 @@ public final class Cluster: Sendable {
         if !staleEvents.isEmpty {
             try await mutate { _, _ throws(ClusterError) in Transition(mutations: staleEvents) }
         }
-        noteAnswered(batch.leases)
-        return (judgements.map { $0! }, batch.leases)
+        let leases = try await openedForAgent(batch.leases, of: node)
+        noteAnswered(leases)
+        return (judgements.map { $0! }, leases)
     }
 
     /// Appends output of an active attempt held by `node`; refuses stale or foreign writes.

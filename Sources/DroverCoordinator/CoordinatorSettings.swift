@@ -82,6 +82,9 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
         CoordinatorSetting("storeOutageLimit", flag: "store-outage-limit", default: "5m", "How long to answer 503 while the store refuses writes before exiting with an error") { input, c throws(ConfigurationError) in
             c.storeOutageLimit = try input.duration(example: "5m")
         },
+        CoordinatorSetting("secretKeyFile", flag: "secret-key-file", default: "DATA/secret.key", "Key file (32 bytes, mode 0600) sealing secret env values in the store; DATA/secret.key is made on first start") { input, c throws(ConfigurationError) in
+            c.secretKeyFile = try input.path()
+        },
     ])
 
     /// Checks what no single setting can: how settings fit together.

@@ -14,6 +14,9 @@ import Synchronization
 /// kept; each lease adds only its attempt id, task, attempt number and GPUs. Encoding every
 /// `LeaseView` in full was the largest single cost of the coordinator's request threads
 /// (perf, scheduler benchmark). The result decodes as `PollResponse` / `ReportResults`.
+///
+/// Leases come here with their secret values opened (``Cluster/openedForAgent(_:of:)``): the
+/// cached parts hold them in clear, in memory only, as the agents receive them.
 final class LeaseAnswers: Sendable {
     /// The job's part of a lease, encoded as the object members of `LeaseView` (no braces).
     private struct JobPart: Encodable {

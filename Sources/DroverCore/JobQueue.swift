@@ -41,7 +41,7 @@ public struct JobQueue: Sendable {
     static func submitKey(team: String, key: String) -> String { team + "\u{0}" + key }
 
     /// The job submitted for `team` with `key`, if any.
-    func job(team: String, idempotencyKey key: String) -> ClusterState.JobRuntime? {
+    public func job(team: String, idempotencyKey key: String) -> ClusterState.JobRuntime? {
         jobsByIdempotencyKey[Self.submitKey(team: team, key: key)].flatMap { jobs[$0] }
     }
 

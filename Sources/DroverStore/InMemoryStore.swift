@@ -45,6 +45,12 @@ public final class InMemoryStore: Store {
         }
     }
 
+    public func rewriteSpecs(_ specs: [JobID: JobSpec]) async throws {
+        contents.withLock { c in
+            for (id, spec) in specs { c.jobs[id]?.spec = spec }
+        }
+    }
+
     public func load() async throws -> StoredState {
         contents.withLock { c in
             var state = StoredState(

@@ -11,6 +11,10 @@ public protocol Store: Sendable {
     func apply(_ mutations: [Mutation]) async throws
     /// Everything needed to rebuild ``ClusterState`` after a restart.
     func load() async throws -> StoredState
+    /// Replaces the specs of existing jobs, leaving no copy of the old text in the store's
+    /// files. Once per upgrade: a job's spec never changes otherwise (secret values stored
+    /// in clear by an older coordinator are sealed this way).
+    func rewriteSpecs(_ specs: [JobID: JobSpec]) async throws
     /// Ids of jobs, newest first, below `before` when given (paging), optionally of one team or in one state.
     func jobIDs(team: String?, state: JobState?, before: JobID?, limit: Int) async throws -> [JobID]
     /// All attempts of a job, in attempt-id order.

@@ -62,6 +62,7 @@ public final class ControllableStore: Store {
     }
 
     public func load() async throws -> StoredState { try await inner.load() }
+    public func rewriteSpecs(_ specs: [JobID: JobSpec]) async throws { try await inner.rewriteSpecs(specs) }
 
     public func attempts(of job: JobID) async throws -> [AttemptRecord] { try await read { try await inner.attempts(of: job) } }
     public func attempts(of task: TaskRef) async throws -> [AttemptRecord] { try await read { try await inner.attempts(of: task) } }

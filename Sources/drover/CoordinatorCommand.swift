@@ -49,6 +49,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var placement: String?
     @Option(help: "How long to keep answering 503 while the store refuses writes before exiting with an error, e.g. 5m (default 5m).")
     var storeOutageLimit: String?
+    @Option(help: "Key file sealing secret env values in the store: 32 bytes, mode 0600, the same on every coordinator (default DATA/secret.key, made on first start).")
+    var secretKeyFile: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -73,7 +75,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             ("max-body-bytes", maxBodyBytes), ("tls-cert", tlsCert), ("tls-key", tlsKey),
             ("tls-san", tlsSans.isEmpty ? nil : tlsSans.joined(separator: "\n")), ("insecure-http", insecureHttp ? "true" : nil), ("default-quota", defaultQuota),
             ("currency", currency), ("rates", rates), ("cost-interval", costInterval), ("reserve-after", reserveAfter),
-            ("placement", placement), ("store-outage-limit", storeOutageLimit),
+            ("placement", placement), ("store-outage-limit", storeOutageLimit), ("secret-key-file", secretKeyFile),
         ]
         return try resolveSettings(CoordinatorConfiguration.self, given: given, file: config)
     }

@@ -34,6 +34,7 @@ final class ScratchSQLiteStore: Store {
 
     func apply(_ mutations: [Mutation]) async throws { try await inner.apply(mutations) }
     func load() async throws -> StoredState { try await inner.load() }
+    func rewriteSpecs(_ specs: [JobID: JobSpec]) async throws { try await inner.rewriteSpecs(specs) }
     func jobIDs(team: String?, state: JobState?, before: JobID?, limit: Int) async throws -> [JobID] {
         try await inner.jobIDs(team: team, state: state, before: before, limit: limit)
     }
