@@ -37,6 +37,9 @@ public final class TestCluster: Sendable {
         self.heartbeat = heartbeat
         self.leaseTTL = leaseTTL
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Writable by everyone, as /tmp is: tests' tasks leave files here, and under a root agent
+        // each attempt runs as a uid of its own.
+        chmod(directory, 0o1777)
         caCertificate = tls ? directory + "/cert.pem" : nil
         if tls {
             // A self-signed certificate for 127.0.0.1, made with the openssl CLI.
