@@ -155,6 +155,15 @@ public final class TestCluster: Sendable {
         return (exit.exitCode ?? -1, output, output)
     }
 
+    /// A directory under the cluster's that every task may write to, as /tmp (under a root
+    /// agent each attempt runs as a uid of its own): where tests' tasks leave what they report.
+    public func sharedDirectory(_ name: String) throws -> String {
+        let path = directory + "/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        chmod(path, 0o1777)
+        return path
+    }
+
     /// Polls `condition` until it holds or `timeout` passes.
     public func waitUntil(_ what: String, timeout: Duration, every: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout

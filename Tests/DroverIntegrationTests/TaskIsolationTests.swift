@@ -26,9 +26,7 @@ struct TaskIsolationTests {
         let cluster = try await TestCluster.start(agents: 1, agentArguments: agentArguments)
         defer { cluster.stopNow() }
         // A drop box both tasks may write to, as /tmp is: how B learns where A is.
-        let drop = cluster.directory + "/drop"
-        try FileManager.default.createDirectory(atPath: drop, withIntermediateDirectories: true)
-        chmod(drop, 0o1777)
+        let drop = try cluster.sharedDirectory("drop")
         let secret = "s3cret-" + UUID().uuidString
         let holder = try await cluster.client.submit(.object([
             "name": .string("holder"), "team": .string("alpha"), "maxAttempts": .number(1),
