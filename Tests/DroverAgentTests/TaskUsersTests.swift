@@ -121,6 +121,17 @@ import Testing
         #expect(TaskUsers.firstClosedDirectory(among: [open + "/work", open + "/closed/work/checkpoints"]) == nil)
     }
 
+    @Test func aRangeThatIncludesAnAccountIsRefusedNamingIt() throws {
+        // Every passwd database has a system account between 1 and 65533 (daemon, bin, …).
+        do {
+            try TaskUsers(.isolated(1...65533, setpriv: "/usr/bin/setpriv")).checkRange()
+            Issue.record("a range with accounts in it was accepted")
+        } catch {
+            #expect("\(error)".contains("of the account '") && "\(error)".contains(TaskUIDRange.defaultText), "\(error)")
+        }
+        try TaskUsers(.isolated(TaskUIDRange.defaultRange, setpriv: "/usr/bin/setpriv")).checkRange()
+    }
+
     @Test func sharedUsersHandOutNoUid() async {
         #expect(await TaskUsers.shared.acquire(clock: ContinuousClock(), stop: { nil }) == .shared)
     }
