@@ -54,9 +54,10 @@ final class TaskUsers: Sendable {
         return .isolated(range, setpriv: setpriv)
     }
 
-    /// setpriv on the agent's PATH (or in /usr/bin), if any.
+    /// setpriv in an absolute directory of the agent's PATH (or in /usr/bin), if any: never one
+    /// a relative entry would find in the current directory, since root runs it.
     static func findSetpriv(path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
-        let directories = (path ?? "").split(separator: ":").map(String.init) + ["/usr/bin", "/bin"]
+        let directories = (path ?? "").split(separator: ":").map(String.init).filter { $0.hasPrefix("/") } + ["/usr/bin", "/bin"]
         return directories.map { $0 + "/setpriv" }.first { RunningProcess.isExecutableFile($0) }
     }
 

@@ -132,6 +132,14 @@ import Testing
         try TaskUsers(.isolated(TaskUIDRange.defaultRange, setpriv: "/usr/bin/setpriv")).checkRange()
     }
 
+    @Test func setprivIsLookedUpInThePathsAbsoluteDirectories() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        FileManager.default.createFile(atPath: directory + "/setpriv", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        #expect(TaskUsers.findSetpriv(path: directory) == directory + "/setpriv")
+        #expect(TaskUsers.findSetpriv(path: "relative:.")?.hasPrefix("/") != false, "a relative PATH entry is skipped")
+    }
+
     @Test func sharedUsersHandOutNoUid() async {
         #expect(await TaskUsers.shared.acquire(clock: ContinuousClock(), stop: { nil }) == .shared)
     }
