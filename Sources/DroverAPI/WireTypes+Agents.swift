@@ -12,9 +12,13 @@ public struct RegisterRequest: Codable, Hashable, Sendable {
     public var gpus: [GPUInfo]
     public var labels: [String: String]
     public var prices: PriceRates
+    /// Whether the agent runs each attempt as a uid of its own; an agent that does not say is taken as `none`.
+    public var taskIsolation: TaskIsolation?
 
-    public init(name: String, cpu: Double, memory: Int64, gpus: [GPUInfo], labels: [String: String], prices: PriceRates) {
+    public init(name: String, cpu: Double, memory: Int64, gpus: [GPUInfo], labels: [String: String], prices: PriceRates,
+                taskIsolation: TaskIsolation? = nil) {
         (self.name, self.cpu, self.memory, self.gpus, self.labels, self.prices) = (name, cpu, memory, gpus, labels, prices)
+        self.taskIsolation = taskIsolation
     }
 }
 

@@ -151,6 +151,8 @@ public struct NodeView: Codable, Hashable, Sendable {
     public var drainDeadline: String?
     /// Hourly rates in force on the node.
     public var prices: PriceRates?
+    /// `uid`: each attempt runs as a uid of its own; `none`: tasks on the node can read each other's environment and files.
+    public var taskIsolation: TaskIsolation?
     public init(id: String, name: String, state: NodeState, labels: [String: String], capacity: ResourcesView, allocated: ResourcesView,
                 free: ResourcesView, gpuIndices: [Int], runningTasks: Int, lastHeartbeat: String, registeredAt: String) {
         self.id = id

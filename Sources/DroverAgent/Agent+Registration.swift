@@ -1,4 +1,5 @@
 import DroverAPI
+import DroverCore
 import DroverClient
 import Foundation
 import ServiceLifecycle
@@ -7,8 +8,8 @@ extension Agent {
     /// Registers with the join token, retrying with backoff while the coordinator cannot be
     /// reached; returns the answer and a client holding the agent's own token, or nil if the
     /// agent was shut down first. A refusal (bad token or request) is not retried.
-    func registerWithRetry() async throws -> (RegisterResponse, DroverClient)? {
-        let request = try await registrationRequest()
+    func registerWithRetry(taskIsolation: TaskIsolation) async throws -> (RegisterResponse, DroverClient)? {
+        let request = try await registrationRequest(taskIsolation: taskIsolation)
         var backoff = Backoff(initial: .milliseconds(200))
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
@@ -35,7 +36,7 @@ extension Agent {
     }
 
     /// This machine's offer: configured values, else what the host has.
-    func registrationRequest() async throws -> RegisterRequest {
+    func registrationRequest(taskIsolation: TaskIsolation) async throws -> RegisterRequest {
         let name = configuration.effectiveName
         var gpus: [GPUInfo]
         if let count = configuration.gpus {
@@ -49,6 +50,6 @@ extension Agent {
         }
         return RegisterRequest(
             name: name, cpu: configuration.cpu ?? Double(HostCapacity.cpuCores()), memory: configuration.memoryBytes ?? HostCapacity.memoryBytes(),
-            gpus: gpus, labels: configuration.labels, prices: configuration.prices)
+            gpus: gpus, labels: configuration.labels, prices: configuration.prices, taskIsolation: taskIsolation)
     }
 }

@@ -47,7 +47,8 @@ public final class Agent: Service {
         defer { withExtendedLifetime(lock) {} }
         workDirectories.leftovers.killLeftovers(logger: logger)
         workDirectories.removeLeftovers()
-        guard let registered = try await registerWithRetry() else { return } // shut down before registering
+        let users = try prepareTaskUsers()
+        guard let registered = try await registerWithRetry(taskIsolation: users.isolation) else { return } // shut down before registering
         let (registration, client) = registered
         let contact = CoordinatorContact(clock: clock, logger: logger)
         let poller = LeasePoller(link: client, clock: clock, attempts: attempts, contact: contact, maxLeases: configuration.maxLeasesPerPoll,
@@ -58,7 +59,7 @@ public final class Agent: Service {
                                   undeliveredReports: { outbox.undeliveredAttemptIds }, logger: logger)
         let runner = AttemptRunner(workDirectories: workDirectories, environment: environment, attempts: attempts,
                                    shipper: LogShipper(link: client, clock: clock, logger: logger), clock: clock,
-                                   keepWorkDirectories: configuration.keepWorkDirectories, logger: logger)
+                                   keepWorkDirectories: configuration.keepWorkDirectories, users: users, logger: logger)
 
         let (leases, leaseSink) = AsyncStream.makeStream(of: LeaseView.self)
         let attempts = attempts
@@ -110,6 +111,23 @@ public final class Agent: Service {
         }
         if stop == .revoked { throw AgentError("this agent's token was revoked; register it again with the join token if that was a mistake") }
         logger.info("agent stopped")
+    }
+}
+
+extension Agent {
+    /// Decides whom tasks run as on this machine, sets up the directories for it, and warns
+    /// once when tasks are not isolated from each other.
+    func prepareTaskUsers() throws -> TaskUsers {
+        try workDirectories.prepareRoots()
+        let root = configuration.effectiveWorkDirectory
+        let closed = TaskUsers.firstClosedDirectory(among: [root, configuration.checkpointRoot ?? root + "/checkpoints"])
+        let users = TaskUsers(TaskUsers.decide(range: configuration.taskUIDs, agentUID: geteuid(), setpriv: TaskUsers.findSetpriv(), closedDirectory: closed))
+        try users.checkRange()
+        switch users.decision {
+        case .isolated(let range, _): logger.info("each attempt runs as its own uid", metadata: ["task.uids": "\(range.lowerBound)-\(range.upperBound)"])
+        case .shared(let reason): logger.warning("\(reason)")
+        }
+        return users
     }
 }
 

@@ -39,6 +39,9 @@ public struct AgentConfiguration: Sendable {
     /// Root of `DROVER_CHECKPOINT_DIR` (`ROOT/JOB/task-N`); a shared filesystem lets a task
     /// resume on another machine. Default: `workDirectory/checkpoints`.
     public var checkpointRoot: String?
+    /// The uids (and gids) attempts run as when the agent is root, one per running attempt;
+    /// nil (`none`): attempts run as the agent's uid.
+    public var taskUIDs: ClosedRange<UInt32>? = TaskUIDRange.defaultRange
 
     public init() {}
 

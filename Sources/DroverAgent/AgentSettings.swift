@@ -79,6 +79,13 @@ extension AgentConfiguration: ResolvableConfiguration {
                      "Keep the working directories of attempts that succeeded (true or false)") { input, c throws(ConfigurationError) in
             c.keepWorkDirectories = try input.bool()
         },
+        AgentSetting("taskUids", flag: "task-uids", environment: "DROVER_AGENT_TASK_UIDS", default: TaskUIDRange.defaultText,
+                     "Uids FIRST-LAST that attempts run as (one each, gid the same) when the agent is root; none: as the agent's uid") { input, c throws(ConfigurationError) in
+            switch TaskUIDRange.parse(try input.text()) {
+            case .success(let range): c.taskUIDs = range
+            case .failure(let refusal): throw input.fail(refusal.message)
+            }
+        },
     ])
 
     /// Labels as k=v texts, or in the file as a mapping.

@@ -14,22 +14,36 @@ struct AttemptRunner: Sendable {
     let clock: any MonotonicClock
     /// Keep the checkpoints of tasks that succeeded (`--keep-work-dirs`).
     var keepWorkDirectories = false
+    /// Whom attempts run as.
+    var users = TaskUsers.shared
     let logger: Logger
 
     /// Runs `lease`'s attempt, which `attempts` holds. `ended` is called as soon as the
     /// outcome is known, before the directories are cleaned up, so its report need not wait.
     @discardableResult
     func run(_ lease: LeaseView, ended: (AttemptOutcome) -> Void) async -> AttemptOutcome {
+        let user: ProcessUser?
+        switch await users.acquire(clock: clock, stop: { attempts.stopReason(lease.attemptId) }) {
+        case .shared: user = nil
+        case .user(let acquired): user = acquired
+        case .stopped(let stop):
+            let outcome = AttemptOutcome(ending: .stopped(stop))
+            ended(outcome)
+            return outcome
+        }
+        // Released once the attempt's process group is gone and its directories are the agent's again.
+        defer { if let user { users.release(user) } }
         let directory: String
         do {
-            directory = try workDirectories.take()
+            directory = try workDirectories.take(for: user?.uid)
         } catch {
             let outcome = AttemptOutcome(ending: .cannotStart("no working directory: \(error)"))
             ended(outcome)
             return outcome
         }
         let paths = AttemptPaths(directory: directory, checkpoints: workDirectories.checkpoints(job: lease.jobId, task: lease.task))
-        let outcome = await run(lease, in: paths)
+        let outcome = await run(lease, in: paths, as: user)
+        if user != nil { workDirectories.reclaimCheckpoints(paths.checkpoints) }
         ended(outcome)
         let reusable = Self.leavesDirectoryReusable(outcome)
         // A kept directory keeps its output: with the secrets masked, as they were when shipped.
@@ -51,13 +65,13 @@ struct AttemptRunner: Sendable {
         }
     }
 
-    private func run(_ lease: LeaseView, in paths: AttemptPaths) async -> AttemptOutcome {
+    private func run(_ lease: LeaseView, in paths: AttemptPaths, as user: ProcessUser?) async -> AttemptOutcome {
         let process: RunningProcess
         do {
-            try workDirectories.prepareCheckpoints(paths.checkpoints)
+            try workDirectories.prepareCheckpoints(paths.checkpoints, for: user?.uid)
             if let stop = attempts.stopReason(lease.attemptId) { return AttemptOutcome(ending: .stopped(stop)) }
             process = try RunningProcess.spawn(ProcessLaunch(argv: lease.command, environment: environment.variables(for: lease, at: paths),
-                                                             workingDirectory: paths.directory, outputPath: paths.output))
+                                                             workingDirectory: paths.directory, outputPath: paths.output, user: user))
         } catch {
             // The task's log says why it never ran, like the output of one that did.
             _ = FileManager.default.createFile(atPath: paths.output, contents: Data("drover: cannot start the task: \(error)\n".utf8))

@@ -45,7 +45,7 @@ struct LogShipper: Sendable {
     /// write (`final` false) the last bytes that could begin a secret are held back until the
     /// next turn, so a secret written in two pieces is never shipped half in clear.
     func ship(_ lease: LeaseView, path: String, from offset: Int64, final: Bool = true) async -> Position {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return .at(offset) }
+        guard let handle = TaskFile.openForReading(path) else { return .at(offset) }
         defer { try? handle.close() }
         let secrets = Self.maskedSecrets(of: lease)
         let overlap = Int64(max(0, (secrets.map(\.utf8.count).max() ?? 0) - 1))

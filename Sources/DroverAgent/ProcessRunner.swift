@@ -53,8 +53,11 @@ public final class RunningProcess: Sendable {
             throw SpawnError.cannotStart(
                 name, errno: ENOENT, detail: "working directory '\(launch.workingDirectory)' does not exist")
         }
-        let executablePath = try resolveExecutable(
+        var executablePath = try resolveExecutable(
             name, environment: launch.environment, workingDirectory: launch.workingDirectory)
+        // Resolved above all the same, so that a missing program is an error here and not an exit 127.
+        let arguments = launch.user.map { $0.argv(running: launch.argv) } ?? launch.argv
+        if let user = launch.user { executablePath = user.setpriv }
 
         let outFD = try openOutput(launch.outputPath, executable: name)
         defer { close(outFD) }
@@ -101,7 +104,7 @@ public final class RunningProcess: Sendable {
             throw SpawnError.cannotStart(name, errno: rc, detail: "posix_spawnattr")
         }
 
-        let argv = CStringArray(launch.argv)
+        let argv = CStringArray(arguments)
         let envp = CStringArray(launch.environment.map { "\($0.key)=\($0.value)" })
         defer {
             argv.free()

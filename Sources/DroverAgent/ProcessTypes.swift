@@ -20,13 +20,39 @@ public struct ProcessLaunch: Sendable {
     ///
     /// A relative path is resolved against the agent's current directory, not `workingDirectory`.
     public var outputPath: String
+    /// Whom the process runs as; nil: the agent's own uid.
+    public var user: ProcessUser?
 
     /// Creates a launch description.
-    public init(argv: [String], environment: [String: String], workingDirectory: String, outputPath: String) {
+    public init(argv: [String], environment: [String: String], workingDirectory: String, outputPath: String, user: ProcessUser? = nil) {
         self.argv = argv
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.outputPath = outputPath
+        self.user = user
+    }
+}
+
+/// An unprivileged uid and gid to run a process as, switched to by `setpriv`, which then
+/// executes the program itself (so the pid, session and process group stay the program's).
+///
+/// posix_spawn cannot change the child's credentials, and forking in Swift to call setresuid
+/// before exec is not safe in a multithreaded process.
+public struct ProcessUser: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Path of util-linux's setpriv.
+    public var setpriv: String
+
+    public init(uid: UInt32, gid: UInt32, setpriv: String) {
+        (self.uid, self.gid, self.setpriv) = (uid, gid, setpriv)
+    }
+
+    /// The setpriv arguments that run `argv` as this user: no supplementary groups, no
+    /// capabilities. setpriv looks `argv[0]` up in the child's PATH as execvp does, so the
+    /// program keeps its argv[0].
+    func argv(running argv: [String]) -> [String] {
+        [setpriv, "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--inh-caps=-all", "--"] + argv
     }
 }
 

@@ -54,7 +54,7 @@ struct TaskEnvironment: Sendable {
 enum ProgressFile {
     /// The last complete JSON object line of the file at `path` (only its last 8 KiB are read).
     static func latest(at path: String?) -> JSONValue? {
-        guard let path, let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        guard let path, let handle = TaskFile.openForReading(path) else { return nil }
         defer { try? handle.close() }
         guard let size = try? handle.seekToEnd(), size > 0 else { return nil }
         try? handle.seek(toOffset: size > 8192 ? size - 8192 : 0)

@@ -11,6 +11,11 @@ import Synchronization
 /// `output.log` truncated rather than unlinked; one whose attempt did not succeed (or all of
 /// them with `keep`) is moved to `jobs/JOB/task-N/attempt-A` for inspection. Local
 /// checkpoint directories are recycled the same way, by renaming an emptied one into place.
+///
+/// When attempts run as their own uids (``TaskUsers``), an attempt's directory and its
+/// task's checkpoint directory are its uid's, mode 0700, while it runs, and the agent's
+/// again once it ended; the directories above them are the agent's, mode 0711, so that a
+/// task can neither list nor replace them.
 final class WorkDirectories: Sendable {
     /// Name of the file an attempt's stdout and stderr go to, in its directory.
     static let outputFileName = "output.log"
@@ -49,16 +54,26 @@ final class WorkDirectories: Sendable {
 
     private var scratchRoot: String { "\(root)/scratch" }
 
-    /// An empty directory for an attempt (except perhaps an empty `output.log`).
-    func take() throws -> String {
+    /// Makes the root and the scratch directory the agent's, enterable but not listable by tasks.
+    func prepareRoots() throws {
+        for directory in [root, scratchRoot] { try Self.makeDirectory(directory, mode: 0o711) }
+        if recyclesCheckpoints { try Self.makeDirectory(checkpointRoot, mode: 0o711) }
+    }
+
+    /// An empty directory for an attempt (except perhaps an empty `output.log`), `owner`'s
+    /// with mode 0700 when given.
+    func take(for owner: UInt32? = nil) throws -> String {
         let (reused, number) = pool.withLock { pool -> (String?, Int) in
             if let path = pool.free.popLast() { return (path, 0) }
             pool.next += 1
             return (nil, pool.next)
         }
-        if let reused { return reused }
-        let path = "\(scratchRoot)/\(number)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let path = reused ?? "\(scratchRoot)/\(number)"
+        if reused == nil {
+            try FileManager.default.createDirectory(atPath: scratchRoot, withIntermediateDirectories: true)
+            try Self.makeDirectory(path, mode: 0o755)
+        }
+        if let owner { try Self.give(path, to: owner) }
         return path
     }
 
@@ -69,6 +84,7 @@ final class WorkDirectories: Sendable {
         // A task may have replaced its directory by a link: only a real one is emptied (the
         // link's target is never touched) and reused.
         if succeeded && !keep, Self.isDirectory(path), empty(path) {
+            Self.reclaim(path)
             pool.withLock { $0.free.append(path) }
             return nil
         }
@@ -77,6 +93,7 @@ final class WorkDirectories: Sendable {
             try FileManager.default.createDirectory(atPath: "\(root)/jobs/\(job)/task-\(task)", withIntermediateDirectories: true)
             try? FileManager.default.removeItem(atPath: kept) // a leftover of an earlier agent run
             try FileManager.default.moveItem(atPath: path, toPath: kept)
+            Self.reclaim(kept) // its uid may be another attempt's next
             return kept
         } catch {
             try? FileManager.default.removeItem(atPath: path)
@@ -87,10 +104,16 @@ final class WorkDirectories: Sendable {
     /// The checkpoint directory of `job`'s task `task` (`DROVER_CHECKPOINT_DIR`).
     func checkpoints(job: String, task: Int) -> String { "\(checkpointRoot)/\(job)/task-\(task)" }
 
-    /// Makes sure the checkpoint directory `path` exists: an earlier attempt's is kept as it is.
-    func prepareCheckpoints(_ path: String) throws {
+    /// Makes sure the checkpoint directory `path` exists: an earlier attempt's is kept as it is,
+    /// and handed, with all it holds, to `owner` when given (mode 0700).
+    func prepareCheckpoints(_ path: String, for owner: UInt32? = nil) throws {
+        try createCheckpoints(path)
+        if let owner { try Self.give(path, to: owner, recursively: true) }
+    }
+
+    private func createCheckpoints(_ path: String) throws {
         let parent = (path as NSString).deletingLastPathComponent
-        if mkdir(parent, 0o755) != 0 && errno != EEXIST {
+        if mkdir(parent, 0o711) != 0 && errno != EEXIST {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         }
         if access(path, F_OK) == 0 { return }
@@ -103,6 +126,12 @@ final class WorkDirectories: Sendable {
         }
     }
 
+    /// An attempt that had `path` as its checkpoint directory ended: it is the agent's again
+    /// (mode 0700), so that whoever gets that uid next cannot enter it.
+    func reclaimCheckpoints(_ path: String) {
+        Self.reclaim(path)
+    }
+
     /// The task whose checkpoints `path` holds is done: they go (the directory is recycled).
     func discardCheckpoints(_ path: String) {
         // Only a real directory is emptied and recycled: a task may have replaced its own by a
@@ -113,12 +142,42 @@ final class WorkDirectories: Sendable {
                 return pool.next
             }
             let free = "\(scratchRoot)/c\(number)"
-            if mkdir(scratchRoot, 0o755) == 0 || errno == EEXIST, rename(path, free) == 0 {
+            if mkdir(scratchRoot, 0o711) == 0 || errno == EEXIST, rename(path, free) == 0 {
+                Self.reclaim(free)
                 pool.withLock { $0.freeCheckpoints.append(free) }
                 return
             }
         }
         try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Makes the directory `path` (its parent exists) or finds it there; with `mode` either way.
+    private static func makeDirectory(_ path: String, mode: mode_t) throws {
+        guard mkdir(path, mode) == 0 || errno == EEXIST, chmod(path, mode) == 0 else {
+            throw WorkDirectoryError("cannot make \(path) a directory with mode \(String(mode, radix: 8)): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Gives the directory `path` (not a link), and with `recursively` all it holds, to `uid`
+    /// (group the same number), with mode 0700 for the directory.
+    private static func give(_ path: String, to uid: UInt32, recursively: Bool = false) throws {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw WorkDirectoryError("cannot hand \(path) to uid \(uid): \(String(cString: strerror(errno)))")
+        }
+        let failure = recursively ? OwnershipTree.give(descriptor, to: uid, gid: uid) : OwnershipTree.giveOnly(descriptor, to: uid, gid: uid)
+        if let failure {
+            throw WorkDirectoryError("cannot hand \(path) to uid \(uid): \(failure); the agent must be able to chown there (a filesystem that maps "
+                                     + "root to nobody cannot): choose another --work-dir / --checkpoint-dir, or pass --task-uids none")
+        }
+    }
+
+    /// Gives the directory `path` (not a link) back to the agent, mode 0700; best effort (a
+    /// directory that cannot be reclaimed is one the agent could not chown to begin with).
+    private static func reclaim(_ path: String) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        _ = OwnershipTree.giveOnly(descriptor, to: getuid(), gid: getgid())
     }
 
     /// Whether `path` is a directory itself, not a link to one.

@@ -100,6 +100,7 @@ extension Cluster {
             registeredAt: WireTime.format(milliseconds: node.record.registeredAt.milliseconds))
         view.drainDeadline = node.record.drainDeadline.map { WireTime.format(milliseconds: $0.milliseconds) }
         view.prices = Self.view(of: node.record.prices)
+        view.taskIsolation = node.record.taskIsolation
         return view
     }
 

@@ -111,7 +111,7 @@ public final class Cluster: Sendable {
         let record = try await mutate { state, now throws(ClusterError) in
             var random = SystemRandomNumberGenerator()
             return state.register(name: node.name, capacity: node.capacity, gpuIndices: node.gpuIndices, labels: node.labels,
-                                  prices: node.prices, tokenHash: hash, now: now, random: &random)
+                                  prices: node.prices, taskIsolation: node.taskIsolation, tokenHash: hash, now: now, random: &random)
         }
         logger.info("node registered", metadata: ["node.id": "\(record.id)", "node.name": "\(record.name)"])
         return record

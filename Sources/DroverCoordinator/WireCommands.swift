@@ -9,6 +9,7 @@ struct NodeRegistration: Sendable {
     var gpuIndices: [Int]
     var labels: [String: String]
     var prices: Prices
+    var taskIsolation: TaskIsolation
 }
 
 /// What became of one report (``Cluster/report(_:from:maxLeases:)``).
@@ -34,7 +35,8 @@ enum WireCommands {
             name: request.name, capacity: Resources(millicores: Int64((request.cpu * 1000).rounded()), memoryBytes: request.memory, gpus: request.gpus.count),
             gpuIndices: request.gpus.map(\.index), labels: labels,
             prices: Prices(cpuHourMicros: Money.micros(request.prices.cpuHour), memoryGiBHourMicros: Money.micros(request.prices.memoryGiBHour),
-                           gpuHourMicros: Money.micros(request.prices.gpuHour)))
+                           gpuHourMicros: Money.micros(request.prices.gpuHour)),
+            taskIsolation: request.taskIsolation ?? .shared)
     }
 
     /// The progress each heartbeat attempt carries, by attempt (ids that are not numbers are skipped).

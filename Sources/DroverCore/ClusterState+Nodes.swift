@@ -4,7 +4,7 @@ extension ClusterState {
     /// Registers an agent, or takes over the node of the same name (an agent restarting).
     /// A takeover revokes the old token and declares the old instance's attempts lost.
     public mutating func register(
-        name: String, capacity: Resources, gpuIndices: [Int], labels: [String: String], prices: Prices,
+        name: String, capacity: Resources, gpuIndices: [Int], labels: [String: String], prices: Prices, taskIsolation: TaskIsolation = .shared,
         tokenHash: String, now: Timestamp, random: inout some RandomNumberGenerator
     ) -> Transition<NodeRecord> {
         var mutations: [Mutation] = []
@@ -19,6 +19,7 @@ extension ClusterState {
             record.capacity = capacity
             record.gpuIndices = gpuIndices
             record.labels = labels
+            record.taskIsolation = taskIsolation
             record.declaredPrices = prices
             record.prices = policy.rateCard.prices(for: labels, declared: prices)
             credentials.bind(nodeTokenHash: record.tokenHash, to: nil)
@@ -35,6 +36,7 @@ extension ClusterState {
         var record = NodeRecord(id: NodeID(pool.lastNodeID + 1), name: name, capacity: capacity, gpuIndices: gpuIndices, labels: labels,
                                 prices: policy.rateCard.prices(for: labels, declared: prices), registeredAt: now, tokenHash: tokenHash)
         record.declaredPrices = prices
+        record.taskIsolation = taskIsolation
         pool.put(record, now: now)
         credentials.bind(nodeTokenHash: tokenHash, to: record.id)
         mutations.append(.putNode(record))

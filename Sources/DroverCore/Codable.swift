@@ -34,6 +34,7 @@ extension JobState: WireEnum {}
 extension TaskState: WireEnum {}
 extension AttemptState: WireEnum {}
 extension NodeState: WireEnum {}
+extension TaskIsolation: WireEnum {}
 extension TokenRole: WireEnum {}
 extension BudgetPeriod: WireEnum {}
 extension BudgetAlert.Level: WireEnum {}

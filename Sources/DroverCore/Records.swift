@@ -154,6 +154,8 @@ public struct NodeRecord: Hashable, Sendable {
     public var tokenHash: String
     /// When a draining node's remaining attempts are requeued.
     public var drainDeadline: Timestamp?
+    /// Whether its tasks run as uids of their own (an agent too old to say: `shared`).
+    public var taskIsolation: TaskIsolation = .shared
 
     public init(id: NodeID, name: String, capacity: Resources, gpuIndices: [Int], labels: [String: String], prices: Prices,
                 state: NodeState = .ready, registeredAt: Timestamp, tokenHash: String) {

@@ -21,6 +21,14 @@ public enum AttemptState: String, Sendable, CaseIterable {
     public var isTerminal: Bool { self != .running }
 }
 
+/// How a node keeps its tasks apart: `uid`, each attempt runs as a uid of its own; `none`,
+/// every task runs as the agent's uid and can read the others' environment and files.
+public enum TaskIsolation: String, Sendable, CaseIterable {
+    case uid
+    /// Not `none` in Swift, which an optional's `.none` would shadow.
+    case shared = "none"
+}
+
 /// Whether a node takes new leases.
 public enum NodeState: String, Sendable, CaseIterable {
     case ready, cordoned, draining, down

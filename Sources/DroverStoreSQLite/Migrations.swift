@@ -159,6 +159,10 @@ extension SQLiteStore {
             // The client's Idempotency-Key of a submission: a retried submit finds its first job.
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN idempotency_key TEXT")
         }
+        migrator.registerMigration("008-node-task-isolation") { db in
+            // `uid` or `none` (TaskIsolation); NULL for nodes registered before, read as `none`.
+            try db.execute(sql: "ALTER TABLE nodes ADD COLUMN task_isolation TEXT")
+        }
         return migrator
     }
 }

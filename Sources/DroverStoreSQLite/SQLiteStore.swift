@@ -138,13 +138,13 @@ public final class SQLiteStore: Store {
         case .putNode(let n):
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO nodes (id, name, millicores, memory_bytes, gpus, gpu_indices, labels, prices, state, registered_at, token_hash,
-                                              drain_deadline, declared_prices)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                              drain_deadline, declared_prices, task_isolation)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     n.id.rawValue, n.name, n.capacity.millicores, n.capacity.memoryBytes, n.capacity.gpus,
                     n.gpuIndices.map(String.init).joined(separator: ","), try json(n.labels), try json(n.prices), n.state.rawValue,
                     n.registeredAt.milliseconds, n.tokenHash, n.drainDeadline?.milliseconds,
-                    try n.declaredPrices.map { try json($0) },
+                    try n.declaredPrices.map { try json($0) }, n.taskIsolation.rawValue,
                 ])
         case .appendEvent(let e):
             var row = RowWriter(try statements.get(3, db, appendEventSQL))
@@ -233,6 +233,8 @@ public final class SQLiteStore: Store {
                     tokenHash: row["token_hash"])
                 node.drainDeadline = (row["drain_deadline"] as Int64?).map(Timestamp.init)
                 node.declaredPrices = try (row["declared_prices"] as String?).map { try decoder.decode(Prices.self, from: Data($0.utf8)) }
+                // Nodes stored before 008 registered before agents said: as old agents, `none`.
+                node.taskIsolation = try (row["task_isolation"] as String?).map { text throws in try Self.enumValue(text) } ?? .shared
                 return node
             }
             let lastAttempt = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM attempts") ?? 0

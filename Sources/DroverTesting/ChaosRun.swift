@@ -48,7 +48,8 @@ public final class ChaosRun: Sendable {
                                                   coordinatorArguments: ["--cost-interval", "1s"], onRig: true, dataDisk: "256M")
         defer { cluster.stopNow() }
         let marks = cluster.directory + "/marks"
-        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        // Tasks run as uids of their own when the agent is root: every one may leave its mark.
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o1777])
         _ = try await cluster.client.setQuota(team: cappedTeam, .object(["running": .number(Double(cappedLimit))]))
         let deadline = ContinuousClock.now + duration
         var random = SplitMix64(seed: seed)

@@ -66,6 +66,9 @@ public final class TestCluster: Sendable {
         self.heartbeat = heartbeat
         self.leaseTTL = leaseTTL
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Writable by everyone, as /tmp is: tests' tasks leave files here, and under a root agent
+        // each attempt runs as a uid of its own.
+        chmod(directory, 0o1777)
         caCertificate = tls ? directory + "/cert.pem" : nil
         if tls {
             // A self-signed certificate for 127.0.0.1, made with the openssl CLI.
@@ -212,6 +215,15 @@ public final class TestCluster: Sendable {
         let output = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         guard let exit else { return (-2, output + "\n(drover \(arguments.joined(separator: " ")) timed out after \(timeout))\n" + diagnostics(), output) }
         return (exit.exitCode ?? -1, output, output)
+    }
+
+    /// A directory under the cluster's that every task may write to, as /tmp (under a root
+    /// agent each attempt runs as a uid of its own): where tests' tasks leave what they report.
+    public func sharedDirectory(_ name: String) throws -> String {
+        let path = directory + "/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        chmod(path, 0o1777)
+        return path
     }
 
     /// Polls `condition` until it holds or `timeout` passes.

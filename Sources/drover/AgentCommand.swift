@@ -47,6 +47,8 @@ struct AgentCommand: AsyncParsableCommand {
     var disconnectGrace: String?
     @Option(help: "Root of DROVER_CHECKPOINT_DIR (ROOT/JOB/task-N); a shared filesystem lets tasks resume elsewhere.")
     var checkpointDir: String?
+    @Option(name: .customLong("task-uids"), help: "Uids FIRST-LAST that attempts run as when the agent is root, or none (default 2000000000-2000065535).")
+    var taskUids: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -62,7 +64,7 @@ struct AgentCommand: AsyncParsableCommand {
             ("memory", memory), ("gpu", gpu), ("label", labels.isEmpty ? nil : labels.joined(separator: "\n")),
             ("price-cpu-hour", priceCpuHour), ("price-memory-gib-hour", priceMemoryGibHour), ("price-gpu-hour", priceGpuHour),
             ("work-dir", workDir), ("checkpoint-dir", checkpointDir), ("kill-grace", killGrace), ("disconnect-grace", disconnectGrace),
-            ("nvidia-smi", nvidiaSmi), ("keep-work-dirs", keepWorkDirs ? "true" : nil),
+            ("nvidia-smi", nvidiaSmi), ("keep-work-dirs", keepWorkDirs ? "true" : nil), ("task-uids", taskUids),
         ]
         return try resolveSettings(AgentConfiguration.self, given: given, file: config)
     }

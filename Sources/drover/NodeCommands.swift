@@ -12,8 +12,9 @@ struct NodesCommand: AsyncParsableCommand {
     func run() async throws {
         let nodes = try await client.api().nodes()
         if output == .json { return try Output.printJSON(nodes) }
-        print(Output.table(["ID", "NAME", "STATE", "CAPACITY", "FREE", "TASKS", "RATES (CPU/GIB/GPU-HOUR)", "LAST HEARTBEAT", "LABELS"], nodes.map { n in
+        print(Output.table(["ID", "NAME", "STATE", "CAPACITY", "FREE", "TASKS", "ISOLATION", "RATES (CPU/GIB/GPU-HOUR)", "LAST HEARTBEAT", "LABELS"], nodes.map { n in
             [n.id, n.name, n.state.rawValue, Output.resources(n.capacity), Output.resources(n.free), String(n.runningTasks),
+             n.taskIsolation?.rawValue ?? "-",
              n.prices.map { "\($0.cpuHour)/\($0.memoryGiBHour)/\($0.gpuHour)" } ?? "-", Output.time(n.lastHeartbeat),
              n.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
         }))

@@ -29,7 +29,7 @@ import Testing
             "coordinator": "https://c.internal:7443", "joinToken": "t", "caCert": "/ca.pem", "name": "gpu-a", "cpu": "4", "memory": "8GiB",
             "gpu": "2", "labels": "zone=eu", "priceCpuHour": "0.05", "priceMemoryGibHour": "0.005", "priceGpuHour": "1.01",
             "workDir": "/w", "checkpointDir": "/ckpt", "killGrace": "3s", "disconnectGrace": "40s", "nvidiaSmi": "/bin/smi",
-            "keepWorkDirs": "true", "caPin": "sha256:" + String(repeating: "ab", count: 32),
+            "keepWorkDirs": "true", "caPin": "sha256:" + String(repeating: "ab", count: 32), "taskUids": "100-200",
         ]
         #expect(Set(examples.keys) == Set(AgentConfiguration.settings.map(\.key)), "a new setting needs an example here")
         for setting in AgentConfiguration.settings {

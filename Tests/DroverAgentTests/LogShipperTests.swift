@@ -92,6 +92,20 @@ struct LogShipperTests {
         #expect(try String(contentsOfFile: target, encoding: .utf8) == "hunter22 elsewhere\n", "the link's target is untouched")
     }
 
+    @Test func aLinkOrAFIFOPutInPlaceOfTheOutputIsNotRead() async throws {
+        // A task owns its directory: it may replace its output by a link to a file only the
+        // agent can read, or by a FIFO that would block the agent's open.
+        let target = try file("another task's secret\n")
+        let directory = (target as NSString).deletingLastPathComponent
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link.log", withDestinationPath: target)
+        #expect(await shipper.ship(makeLease(), path: directory + "/link.log", from: 0) == .at(0))
+        #expect(mkfifo(directory + "/fifo.log", 0o600) == 0)
+        #expect(await shipper.ship(makeLease(), path: directory + "/fifo.log", from: 0) == .at(0))
+        #expect(coordinator.uploads.values.isEmpty)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/progress.jsonl", withDestinationPath: try file(#"{"stolen":1}"# + "\n"))
+        #expect(ProgressFile.latest(at: directory + "/progress.jsonl") == nil)
+    }
+
     @Test func followShipsEveryIntervalAndOnceMoreAfterTheExit() async throws {
         let path = try file("first\n")
         let exited = Latch()

@@ -88,6 +88,20 @@ import Testing
         _ = lease
     }
 
+    @Test func aNodeShowsWhetherItsTasksAreIsolatedAndAnAgentThatDoesNotSayIsNot() async throws {
+        let shell = try await Shell()
+        for (name, isolation) in [("isolated", TaskIsolation.uid), ("shared", .shared)] {
+            let request = RegisterRequest(name: name, cpu: 1, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates(), taskIsolation: isolation)
+            _ = try await shell.cluster.register(WireCommands.registration(request), tokenHash: TokenHash.hex("token-\(name)"))
+        }
+        _ = try await shell.registerNode("old-agent") // sends no taskIsolation
+        #expect(shell.cluster.queries.nodes().map(\.taskIsolation) == [.uid, .shared, .shared])
+        // An agent restarted as root re-registers isolated.
+        let again = RegisterRequest(name: "old-agent", cpu: 1, memory: 8 << 30, gpus: [], labels: [:], prices: PriceRates(), taskIsolation: .uid)
+        _ = try await shell.cluster.register(WireCommands.registration(again), tokenHash: TokenHash.hex("token-again"))
+        #expect(shell.cluster.queries.nodes().map(\.taskIsolation) == [.uid, .shared, .uid])
+    }
+
     // MARK: - Long polls
 
     @Test func aParkedPollIsWokenByASubmissionWithoutTimePassing() async throws {

@@ -191,8 +191,7 @@ struct CapacityTests {
         try await cluster.waitUntil("agent registered", timeout: .seconds(15)) { (try? await cluster.client.nodes().count) == 1 }
         let node = try #require(try await cluster.client.nodes().first)
         #expect(node.capacity.gpu == 2 && node.gpuIndices == [0, 1] && node.labels["gpu.model"] == "NVIDIA H200")
-        let out = cluster.directory + "/gpus"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let out = try cluster.sharedDirectory("gpus")
         let job = try await cluster.client.submit(.object([
             "name": .string("gpu"), "team": .string("research"), "kind": .string("batch"), "tasks": .number(4),
             "resources": .object(["gpu": .number(1), "cpu": .number(1)]),

@@ -137,8 +137,7 @@ struct ClusterTests {
     @Test func cancelKillsTheWholeProcessTree() async throws {
         let cluster = try await TestCluster.start(agents: 1)
         defer { cluster.stopNow() }
-        let pids = cluster.directory + "/pids"
-        try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+        let pids = try cluster.sharedDirectory("pids")
         // A task that forks a grandchild which ignores SIGTERM.
         let job = try await cluster.client.submit(.object([
             "name": .string("stuck"), "team": .string("ml"),

@@ -65,8 +65,7 @@ struct FaultDrillTests {
     @Test func drill3FrozenAgentsLateReportIsRefusedAndItsOrphanKilled() async throws {
         let cluster = try await TestCluster.start(agents: 1, leaseTTL: "2s")
         defer { cluster.stopNow() }
-        let pids = cluster.directory + "/pids"
-        try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+        let pids = try cluster.sharedDirectory("pids")
         // Shard 0's first attempt ends while its agent is frozen (a late report); shard 1's
         // first attempt would run for a minute (an orphan its agent must kill).
         let job = try await cluster.client.submit(.object([
@@ -206,8 +205,7 @@ struct FaultDrillTests {
     @Test func drill6TimeoutKillsTheWholeTree() async throws {
         let cluster = try await TestCluster.start(agents: 1)
         defer { cluster.stopNow() }
-        let pids = cluster.directory + "/pids"
-        try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+        let pids = try cluster.sharedDirectory("pids")
         let job = try await cluster.client.submit(.object([
             "name": .string("slow"), "team": .string("ml"), "timeout": .string("1s"), "maxAttempts": .number(1),
             "command": .string("echo $$ > \(pids)/leader; (trap '' TERM; sleep 300) & echo $! > \(pids)/child; wait"),

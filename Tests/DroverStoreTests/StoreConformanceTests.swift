@@ -25,7 +25,8 @@ import Testing
         job.startedAt = at(5)
         job.nextUnstarted = 2
         job.reason = "first task leased"
-        let node = sampleNode(1)
+        var node = sampleNode(1)
+        node.taskIsolation = .uid
         let running = TaskRecord(ref: TaskRef(job: JobID(1), index: 0), state: .running, failures: 1, lost: 2, attempts: 4, currentAttempt: AttemptID(4))
         let waiting = TaskRecord(ref: TaskRef(job: JobID(1), index: 1), state: .queued, failures: 1, attempts: 1, currentAttempt: AttemptID(2), notBefore: at(30))
         try await store.apply([
