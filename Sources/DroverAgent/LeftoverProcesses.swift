@@ -13,13 +13,19 @@ import Logging
 struct LeftoverProcesses: Sendable {
     let directory: String
 
-    /// Writes down `pid` as running `attempt`'s task.
+    /// Writes down `pid` as running `attempt`'s task. Plain writes, no fsync: the record must
+    /// outlive the agent's process, not the machine (a machine that goes down takes its tasks
+    /// with it), and it is on the path of every task start.
     func record(attempt: String, pid: Int32) {
         guard let started = Self.startTime(of: pid) else { return }
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { return }
         let path = "\(directory)/\(Self.fileName(attempt))"
-        guard FileManager.default.createFile(atPath: path + ".tmp", contents: Data("\(pid) \(started)\n".utf8)) else { return }
-        rename(path + ".tmp", path)
+        let fd = open(path + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return }
+        let line = Array("\(pid) \(started)\n".utf8)
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if written == line.count { rename(path + ".tmp", path) } else { unlink(path + ".tmp") }
     }
 
     /// The attempt's task has exited: nothing to kill later.
@@ -57,11 +63,17 @@ struct LeftoverProcesses: Sendable {
 
     /// When `pid` started, in clock ticks since boot (`/proc/PID/stat` field 22), or nil if it is gone.
     static func startTime(of pid: Int32) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard count > 0 else { return nil }
+        let stat = buffer[..<count]
         // Fields after the command name, which may hold spaces: state is field 3, start time 22.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, fields[0] != "Z" else { return nil }
-        return UInt64(fields[19])
+        guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 19, fields[0].first != UInt8(ascii: "Z") else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 }
