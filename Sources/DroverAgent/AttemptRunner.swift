@@ -48,7 +48,8 @@ struct AttemptRunner: Sendable {
         let reusable = Self.leavesDirectoryReusable(outcome)
         // A kept directory keeps its output: with the secrets masked, as they were when shipped.
         if !reusable || keepWorkDirectories { LogShipper.maskInPlace(paths.output, secrets: LogShipper.maskedSecrets(of: lease)) }
-        workDirectories.release(directory, succeeded: reusable, job: lease.jobId, task: lease.task, attempt: lease.attempt)
+        let kept = workDirectories.release(directory, succeeded: reusable, job: lease.jobId, task: lease.task, attempt: lease.attempt)
+        workDirectories.leftovers.forget(directory, kept: kept != nil)
         if outcome.succeeded && !keepWorkDirectories {
             workDirectories.discardCheckpoints(paths.checkpoints) // the task is done: nothing to resume
         }
@@ -78,8 +79,7 @@ struct AttemptRunner: Sendable {
             _ = await shipper.ship(lease, path: paths.output, from: 0)
             return AttemptOutcome(ending: .cannotStart("\(error)"))
         }
-        workDirectories.leftovers.record(attempt: lease.attemptId, pid: process.pid)
-        defer { workDirectories.leftovers.forget(attempt: lease.attemptId) }
+        workDirectories.leftovers.record(paths.directory, pid: process.pid)
         if attempts.attach(lease.attemptId, process: process, progressPath: paths.progress) { await attempts.terminate([process]) }
         logger.debug("attempt started", metadata: ["attempt.id": "\(lease.attemptId)", "job.id": "\(lease.jobId)", "task": "\(lease.task)", "pid": "\(process.pid)"])
 

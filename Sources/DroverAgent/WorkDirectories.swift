@@ -32,7 +32,7 @@ final class WorkDirectories: Sendable {
         var next = 0
     }
     private let pool = Mutex(Pool())
-    /// Running attempts' processes, written down for the next run of the agent.
+    /// Running attempts' processes, written down beside their directories for the next run of the agent.
     let leftovers: LeftoverProcesses
 
     /// Directories live in `root/scratch` while in use or free (``removeLeftovers()`` clears a
@@ -43,7 +43,7 @@ final class WorkDirectories: Sendable {
         self.checkpointRoot = checkpointRoot
         self.keep = keep
         recyclesCheckpoints = checkpointRoot == "\(root)/checkpoints"
-        leftovers = LeftoverProcesses(directory: "\(root)/processes")
+        leftovers = LeftoverProcesses(directory: "\(root)/scratch")
     }
 
     /// Removes a previous run's scratch directories: only once this agent holds the
