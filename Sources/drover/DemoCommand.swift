@@ -10,7 +10,12 @@ import Yams
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "A whole cluster in one process on a temp dir: train a forecasting model, then score 24 shards.")
+        commandName: "demo", abstract: "A whole cluster in one process on a temp dir: train a forecasting model, then score 24 shards.",
+        discussion: """
+            EXAMPLES:
+              drover demo
+              drover demo --keep
+            """)
 
     @Option(help: "Directory holding forecast.py and the demo job specs' workloads (default: found from here or the binary).")
     var workloads: String?
