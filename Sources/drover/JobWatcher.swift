@@ -62,7 +62,7 @@ struct JobWatcher {
 
     private static func terminalWidth() -> Int? {
         var size = winsize()
-        guard ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0, size.ws_col > 0 else { return nil }
+        guard ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
         return Int(size.ws_col)
     }
 }
