@@ -9,10 +9,10 @@ struct CostCommand: AsyncParsableCommand {
         commandName: "cost", abstract: "Cost reports over the append-only ledger, its rows, and corrections.",
         discussion: """
             Without a subcommand, `cost` is `cost report`, which takes (see `drover cost report --help`):
-              --by team|job|node|day    how to group the spend (default: team)
-              --since DATE, --until DATE  a date (2026-11-01, UTC) or an RFC 3339 time
-              --team T                  one team only
-              --output table|json|csv
+              --by team|job|node|day       how to group the spend (default: team)
+              --since DATE, --until DATE   a date (2026-11-01, UTC) or an RFC 3339 time
+              --team T                     one team only
+              --output table|json|csv      csv has exact amounts
 
             EXAMPLES:
               drover cost --by job --since 2026-11-01

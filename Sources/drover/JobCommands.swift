@@ -14,8 +14,9 @@ struct SubmitCommand: AsyncParsableCommand {
 
             EXAMPLES:
               drover submit job.yaml --wait
-              drover submit --name train --team research --cpu 4 --memory 16GiB --gpu 1 --timeout 2h -- python train.py
-              drover submit --name score --team ml --kind batch --tasks 24 --cpu 0.5 --memory 2GiB -- ./score.sh
+              drover submit --name train --team ml --gpu 1 --memory 16GiB -- ./train.sh
+              drover submit --name etl --team ml --cpu 0.5 --timeout 2h -- ./etl.sh
+              drover submit --name score --team ml --tasks 24 --memory 2GiB -- ./score.sh
               drover submit job.yaml --dry-run     cost estimate and budget check only
             """)
 

@@ -12,9 +12,9 @@ struct LogsCommand: AsyncParsableCommand {
             prefixed by its task, `[3] …`; without --follow the tasks are printed one after the other.
 
             EXAMPLES:
-              drover logs 12                      task 0's output
-              drover logs 12 --task 3 --attempt 1 the first attempt of task 3
-              drover logs 12 --task all --follow  every task's lines as they arrive
+              drover logs 12                        task 0's output
+              drover logs 12 --task 3 --attempt 1   the first attempt of task 3
+              drover logs 12 --task all --follow    every task's lines as they arrive
             """)
 
     @OptionGroup var client: ClientOptions
