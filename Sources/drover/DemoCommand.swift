@@ -94,7 +94,7 @@ struct DemoCommand: AsyncParsableCommand {
             print("estimate (`submit --dry-run`): \(estimate.estimate.map { Output.money($0) + " " + estimate.currency } ?? "unknown") — \(estimate.basis)")
             let submitted = try await client.submit(spec)
             print("submitted job \(submitted.id) (\(submitted.name), \(submitted.tasks.total) task(s))")
-            let final = try await JobWatcher(client: client).follow(submitted.id, json: false)
+            let final = try await JobWatcher(client: client).follow(submitted.id, json: false, interruptible: false)
             jobs.append(final)
             try await summarize(final, client: client)
             guard final.state == .succeeded else {

@@ -10,10 +10,12 @@ import Foundation
 struct JobWatcher {
     let client: DroverClient
 
-    func follow(_ id: String, json: Bool) async throws -> JobView {
+    /// - Parameter interruptible: whether Ctrl-C says the job keeps running (not for a cluster
+    ///   that lives in this process, as the demo's, which Ctrl-C ends with it).
+    func follow(_ id: String, json: Bool, interruptible: Bool = true) async throws -> JobView {
         let terminal = !json && isatty(STDERR_FILENO) == 1
-        let interrupt = InterruptNotice(message: WaitDisplay.interrupted(id), endLineFirst: terminal)
-        defer { interrupt.cancel() }
+        let interrupt = interruptible ? InterruptNotice(message: WaitDisplay.interrupted(id), endLineFirst: terminal) : nil
+        defer { interrupt?.cancel() }
         var progress: JSONValue?
         var lastKey: String?
         var failures = 0
