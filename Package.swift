@@ -125,6 +125,8 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(name: "DroverClientTests", dependencies: ["DroverClient", "DroverAPI"], swiftSettings: swift6),
         .testTarget(name: "DroverTrustTests", dependencies: ["DroverTrust"], swiftSettings: swift6),
+        // The CLI's pure parts (what `wait` shows, log tails), tested without a cluster.
+        .testTarget(name: "DroverCLITests", dependencies: ["drover", "DroverAPI"], swiftSettings: swift6),
         .testTarget(
             name: "DroverAgentTests", dependencies: ["DroverAgent", "DroverTesting"], swiftSettings: swift6),
         .testTarget(

@@ -7,6 +7,11 @@ import Synchronization
 /// acts on the answer: attempts the coordinator no longer gives this agent (`unknown`) and
 /// attempts of jobs that ended (`cancel`) are stopped.
 ///
+/// Progress rides on the heartbeat. So that `wait` sees it as it changes rather than once an
+/// interval, the progress files are read every `progressCheck` between beats, and a beat goes
+/// out early when one changed: at most one a `progressCheck`, none while nothing changes (an
+/// early beat costs the coordinator no store write).
+///
 /// It also keeps the disconnect grace. Every tick, whatever any request is doing, it checks
 /// how long the coordinator has been silent to every part of the agent; past the grace the
 /// coordinator has (or soon will have) given these tasks to other machines, so they are
@@ -33,6 +38,10 @@ final class Heartbeat: Sendable {
         var failing = false
     }
     private let requests = Mutex(Requests())
+    /// How often, between beats, the progress files are checked for news: at most once a second.
+    var progressCheck: Duration { min(interval, .seconds(1)) }
+    /// The progress the last beat carried, by attempt.
+    private let sentProgress = Mutex<[String: JSONValue]>([:])
 
     /// `requestTimeout` defaults to `interval`: a later answer would be overtaken by the next beat.
     init(link: any CoordinatorLink, clock: any MonotonicClock, attempts: RunningAttempts, contact: CoordinatorContact,
@@ -54,7 +63,11 @@ final class Heartbeat: Sendable {
         await withDiscardingTaskGroup { group in
             var next = clock.now + interval
             while true {
-                do { try await clock.sleep(until: next, tolerance: nil) } catch { break }
+                do { try await clock.sleep(until: min(next, clock.now + progressCheck), tolerance: nil) } catch { break }
+                if clock.now < next {
+                    if progressChanged(), startRequest() { group.addTask { await self.beat() } }
+                    continue
+                }
                 // After a freeze (SIGSTOP, a suspended VM) tick once, not once per missed interval.
                 next += interval
                 if next <= clock.now { next = clock.now + interval }
@@ -80,6 +93,18 @@ final class Heartbeat: Sendable {
         return processes
     }
 
+    /// Whether a held attempt's progress file has a line the last beat did not carry.
+    private func progressChanged() -> Bool {
+        let sent = sentProgress.withLock { $0 }
+        return attempts.heartbeatEntries().contains { entry in
+            guard let latest = ProgressFile.latest(at: entry.progressPath) else { return false }
+            return sent[entry.id] != latest
+        }
+    }
+
+    /// Whether a beat is being sent or its answer acted on.
+    var requestInFlight: Bool { requests.withLock { $0.inFlight } }
+
     /// Claims the one request slot; false while a request is still in flight.
     private func startRequest() -> Bool {
         requests.withLock { requests in
@@ -92,6 +117,7 @@ final class Heartbeat: Sendable {
     func beat() async {
         // Held attempts first: an attempt moves to the outbox before it leaves `attempts`.
         var beats = attempts.heartbeatEntries().map { HeartbeatAttempt(attemptId: $0.id, progress: ProgressFile.latest(at: $0.progressPath)) }
+        sentProgress.withLock { sent in sent = beats.reduce(into: [:]) { sent, beat in sent[beat.attemptId] = beat.progress } }
         let listed = Set(beats.map(\.attemptId))
         beats += undeliveredReports().filter { !listed.contains($0) }.map { HeartbeatAttempt(attemptId: $0, progress: nil) }
         let answer: Result<HeartbeatResponse?, any Error>

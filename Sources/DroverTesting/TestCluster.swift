@@ -190,17 +190,7 @@ public final class TestCluster: Sendable {
     ///     the coordinator over the rig's bridge).
     public func drover(_ arguments: [String], token: String? = nil, trusting: Bool = true,
                        timeout: Duration = .seconds(60), host: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let id = UUID().uuidString.prefix(8)
-        let out = directory + "/cli-\(id).out", err = directory + "/cli-\(id).err"
-        var environment = ProcessInfo.processInfo.environment
-        environment["DROVER_COORDINATOR"] = url
-        environment["DROVER_TOKEN"] = token ?? adminToken
-        if trusting, let caCertificate { environment["DROVER_CA_CERT"] = caCertificate }
-        if trusting, let caPin { environment["DROVER_CA_PIN"] = caPin.description }
-        let prefix = host.flatMap { rig?.onHost($0) } ?? []
-        let process = try RunningProcess.spawn(ProcessLaunch(argv: prefix + [Self.binary] + arguments, environment: environment, workingDirectory: directory,
-                                                             outputPath: out))
-        _ = err
+        let (process, out) = try startDrover(arguments, token: token, trusting: trusting, host: host)
         let exit = await withTaskGroup(of: ProcessExit?.self) { group in
             group.addTask { await process.wait() }
             group.addTask {
@@ -215,6 +205,22 @@ public final class TestCluster: Sendable {
         let output = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         guard let exit else { return (-2, output + "\n(drover \(arguments.joined(separator: " ")) timed out after \(timeout))\n" + diagnostics(), output) }
         return (exit.exitCode ?? -1, output, output)
+    }
+
+    /// Starts the CLI against this cluster and returns at once, for a test that signals it or
+    /// reads its output as it goes: the process, and the file its stdout and stderr go to.
+    public func startDrover(_ arguments: [String], token: String? = nil, trusting: Bool = true,
+                            host: String? = nil) throws -> (process: RunningProcess, outputPath: String) {
+        let out = directory + "/cli-\(UUID().uuidString.prefix(8)).out"
+        var environment = ProcessInfo.processInfo.environment
+        environment["DROVER_COORDINATOR"] = url
+        environment["DROVER_TOKEN"] = token ?? adminToken
+        if trusting, let caCertificate { environment["DROVER_CA_CERT"] = caCertificate }
+        if trusting, let caPin { environment["DROVER_CA_PIN"] = caPin.description }
+        let prefix = host.flatMap { rig?.onHost($0) } ?? []
+        let process = try RunningProcess.spawn(ProcessLaunch(argv: prefix + [Self.binary] + arguments, environment: environment, workingDirectory: directory,
+                                                             outputPath: out))
+        return (process, out)
     }
 
     /// A directory under the cluster's that every task may write to, as /tmp (under a root

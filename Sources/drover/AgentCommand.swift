@@ -7,7 +7,13 @@ import Logging
 import ServiceLifecycle
 
 struct AgentCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "agent", abstract: "Run an agent: offer this machine's capacity and run tasks.")
+    static let configuration = CommandConfiguration(commandName: "agent", abstract: "Run an agent: offer this machine's capacity and run tasks.",
+                                                    discussion: """
+                                                        EXAMPLES:
+                                                          drover agent --coordinator http://10.0.0.5:7070 --join-token "$JOIN"
+                                                          drover agent --config cluster/agent.yaml --cpu 30 --memory 120GiB --label zone=eu
+                                                          drover agent --coordinator https://10.0.0.5:7070 --ca-pin sha256:HEX --join-token "$JOIN" --price-gpu-hour 2.5
+                                                        """)
 
     @Option(help: "YAML configuration file. Every setting is a flag, a DROVER_* variable and a file field; flags win, then the environment, then the file (README: Agent settings).")
     var config: String?
@@ -21,19 +27,19 @@ struct AgentCommand: AsyncParsableCommand {
     var joinToken: String?
     @Option(help: "Node name (default: the host name).")
     var name: String?
-    @Option(help: "CPU cores to offer (default: all).")
+    @Option(help: "CPU cores to offer, e.g. 30 or 7.5 (default: all).")
     var cpu: String?
     @Option(help: "Memory to offer, e.g. 8GiB (default: all).")
     var memory: String?
-    @Option(help: "GPUs to offer (default: those nvidia-smi lists).")
+    @Option(help: "GPUs to offer, e.g. 4 (default: those nvidia-smi lists).")
     var gpu: String?
-    @Option(name: .customLong("label"), help: "A node label k=v (repeatable).")
+    @Option(name: .customLong("label"), help: "A node label k=v, e.g. zone=eu (repeatable).")
     var labels: [String] = []
-    @Option(help: "Price of one CPU core per hour.")
+    @Option(help: "Price of one CPU core per hour, in the coordinator's currency, e.g. 0.04.")
     var priceCpuHour: String?
-    @Option(help: "Price of one GiB of memory per hour.")
+    @Option(help: "Price of one GiB of memory per hour, e.g. 0.005.")
     var priceMemoryGibHour: String?
-    @Option(help: "Price of one GPU per hour.")
+    @Option(help: "Price of one GPU per hour, e.g. 2.5.")
     var priceGpuHour: String?
     @Option(help: "Directory for attempts' working directories.")
     var workDir: String?

@@ -7,7 +7,13 @@ import Logging
 import ServiceLifecycle
 
 struct CoordinatorCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "coordinator", abstract: "Run the coordinator: the API and the only owner of state.")
+    static let configuration = CommandConfiguration(commandName: "coordinator", abstract: "Run the coordinator: the API and the only owner of state.",
+                                                    discussion: """
+                                                        EXAMPLES:
+                                                          drover coordinator --data /var/lib/drover --admin-token "$ADMIN" --join-token "$JOIN"
+                                                          drover coordinator --config cluster/coordinator.yaml
+                                                          drover coordinator --listen 0.0.0.0:7070 --tls-san drover.example.com
+                                                        """)
 
     @Option(help: "YAML configuration file. Every setting is a flag, a DROVER_* variable and a file field; flags win, then the environment, then the file (README: Coordinator settings).")
     var config: String?

@@ -7,6 +7,19 @@ import Foundation
 struct CostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cost", abstract: "Cost reports over the append-only ledger, its rows, and corrections.",
+        discussion: """
+            Without a subcommand, `cost` is `cost report`, which takes (see `drover cost report --help`):
+              --by team|job|node|day       how to group the spend (default: team)
+              --since DATE, --until DATE   a date (2026-11-01, UTC) or an RFC 3339 time
+              --team T                     one team only
+              --output table|json|csv      csv has exact amounts
+
+            EXAMPLES:
+              drover cost --by job --since 2026-11-01
+              drover cost --by day --team research --output csv > spend.csv
+              drover cost ledger --attempt 345
+              drover cost reverse 9001 --reason "node mispriced"
+            """,
         subcommands: [Report.self, Ledger.self, Reverse.self], defaultSubcommand: Report.self)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
@@ -14,13 +27,21 @@ struct CostCommand: AsyncParsableCommand {
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "report", abstract: "Spend by team, job, node or day: succeeded vs. wasted (failed, lost, timed out, preempted, cancelled).",
-            discussion: "Rows count by when they were booked. --since and --until take a date (2026-11-01, UTC; --until includes that day) or an RFC 3339 time.")
+            discussion: """
+                Rows count by when they were booked. --since and --until take a date (2026-11-01, UTC; --until \
+                includes that day) or an RFC 3339 time. Amounts are in the rates' currency.
+
+                EXAMPLES:
+                  drover cost report --by team
+                  drover cost report --by job --since 2026-11-01 --until 2026-11-30
+                  drover cost report --by node --since 2026-11-20T08:00:00Z --output json
+                """)
         @OptionGroup var client: ClientOptions
-        @Option(help: "team, job, node or day.") var by: String = "team"
-        @Option(help: "From this date or time on.") var since: String?
-        @Option(help: "Up to this date (included) or time.") var until: String?
-        @Option(help: "One team only (admins; a team token sees its own team only).") var team: String?
-        @Option var output: Format = .table
+        @Option(help: ArgumentHelp("Group spend by team, job, node or day.", valueName: "team|job|node|day")) var by: String = "team"
+        @Option(help: ArgumentHelp("From this date or time on, e.g. 2026-11-01.", valueName: "DATE")) var since: String?
+        @Option(help: ArgumentHelp("Up to this date (included) or time, e.g. 2026-11-30.", valueName: "DATE")) var until: String?
+        @Option(help: "One team only, e.g. research (admins; a team token sees its own team only).") var team: String?
+        @Option(help: "table, json or csv (exact amounts).") var output: Format = .table
 
         func run() async throws {
             let report = try await client.api().cost(by: by, since: since, until: until, team: team)
@@ -33,13 +54,19 @@ struct CostCommand: AsyncParsableCommand {
     }
 
     struct Ledger: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Ledger rows, oldest first: what each resource of each attempt cost, at which rate.")
+        static let configuration = CommandConfiguration(
+            abstract: "Ledger rows, oldest first: what each resource of each attempt cost, at which rate.",
+            discussion: """
+                EXAMPLES:
+                  drover cost ledger --attempt 345
+                  drover cost ledger --team research --after 9000 --limit 100
+                """)
         @OptionGroup var client: ClientOptions
-        @Option(help: "Rows of one attempt.") var attempt: String?
-        @Option var team: String?
-        @Option(help: "Rows after this id.") var after: Int64 = 0
-        @Option var limit: Int = 1000
-        @Option var output: OutputFormat = .table
+        @Option(help: "Rows of one attempt, by its id (job show lists them), e.g. 345.") var attempt: String?
+        @Option(help: "Rows of one team, e.g. research.") var team: String?
+        @Option(help: "Rows after this row id: the last id of the previous page, e.g. 9000.") var after: Int64 = 0
+        @Option(help: "At most this many rows, e.g. 100.") var limit: Int = 1000
+        @Option(help: "table or json.") var output: OutputFormat = .table
 
         func run() async throws {
             let rows = try await client.api().ledger(attempt: attempt, team: team, after: after, limit: limit)
@@ -52,10 +79,15 @@ struct CostCommand: AsyncParsableCommand {
     }
 
     struct Reverse: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Correct the ledger (admin): append a row cancelling row ID; nothing is deleted.")
+        static let configuration = CommandConfiguration(
+            abstract: "Correct the ledger (admin): append a row cancelling row ID; nothing is deleted.",
+            discussion: """
+                EXAMPLES:
+                  drover cost reverse 9001 --reason "node n3 was mispriced"
+                """)
         @OptionGroup var client: ClientOptions
-        @Argument var id: String
-        @Option(help: "Why, for the audit trail.") var reason: String
+        @Argument(help: "The ledger row's id, e.g. 9001 (cost ledger lists them).") var id: String
+        @Option(help: "Why, for the audit trail, e.g. \"node n3 was mispriced\".") var reason: String
 
         func run() async throws {
             let row = try await client.api().reverseLedgerEntry(id, reason: reason)
@@ -99,11 +131,17 @@ struct CostCommand: AsyncParsableCommand {
 }
 
 struct AlertsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "alerts", abstract: "Budget alerts: soft threshold reached, budget exhausted.")
+    static let configuration = CommandConfiguration(
+        commandName: "alerts", abstract: "Budget alerts: soft threshold reached, budget exhausted.",
+        discussion: """
+            EXAMPLES:
+              drover alerts
+              drover alerts --team research --limit 10
+            """)
     @OptionGroup var client: ClientOptions
-    @Option var team: String?
-    @Option var limit: Int = 100
-    @Option var output: OutputFormat = .table
+    @Option(help: "One team's alerts only, e.g. research.") var team: String?
+    @Option(help: "At most this many alerts, e.g. 10.") var limit: Int = 100
+    @Option(help: "table or json.") var output: OutputFormat = .table
 
     func run() async throws {
         let alerts = try await client.api().alerts(team: team, limit: limit)

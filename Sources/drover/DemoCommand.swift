@@ -10,7 +10,12 @@ import Yams
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "A whole cluster in one process on a temp dir: train a forecasting model, then score 24 shards.")
+        commandName: "demo", abstract: "A whole cluster in one process on a temp dir: train a forecasting model, then score 24 shards.",
+        discussion: """
+            EXAMPLES:
+              drover demo
+              drover demo --keep
+            """)
 
     @Option(help: "Directory holding forecast.py and the demo job specs' workloads (default: found from here or the binary).")
     var workloads: String?
@@ -89,7 +94,7 @@ struct DemoCommand: AsyncParsableCommand {
             print("estimate (`submit --dry-run`): \(estimate.estimate.map { Output.money($0) + " " + estimate.currency } ?? "unknown") — \(estimate.basis)")
             let submitted = try await client.submit(spec)
             print("submitted job \(submitted.id) (\(submitted.name), \(submitted.tasks.total) task(s))")
-            let final = try await JobWatcher(client: client).follow(submitted.id, json: false)
+            let final = try await JobWatcher(client: client).follow(submitted.id, json: false, interruptible: false)
             jobs.append(final)
             try await summarize(final, client: client)
             guard final.state == .succeeded else {

@@ -8,32 +8,53 @@ import Yams
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit", abstract: "Submit a job from a YAML spec, or from flags and a command after --.",
-        discussion: "Prints the new job's id. With --wait, follows the job and exits 0 only if it succeeded.")
+        discussion: """
+            Prints the new job's id. With --wait, follows the job as `drover wait` does and exits 0 only if it succeeded. \
+            Flags override the spec file's fields. Sizes are written 512MiB, 8GiB (or 8G); durations 500ms, 30s, 5m, 2h.
+
+            EXAMPLES:
+              drover submit job.yaml --wait
+              drover submit --name train --team ml --gpu 1 --memory 16GiB -- ./train.sh
+              drover submit --name etl --team ml --cpu 0.5 --timeout 2h -- ./etl.sh
+              drover submit --name score --team ml --tasks 24 --memory 2GiB -- ./score.sh
+              drover submit job.yaml --dry-run     cost estimate and budget check only
+            """)
 
     @OptionGroup var client: ClientOptions
-    @Argument(help: "Job spec file (YAML or JSON).") var file: String?
-    @Option var name: String?
-    @Option var team: String?
-    @Option var kind: String?
-    @Option var tasks: Int?
-    @Option var cpu: String?
-    @Option var memory: String?
-    @Option var gpu: Int?
-    @Option var maxAttempts: Int?
-    @Option var timeout: String?
-    @Option var priority: Int?
-    @Option(name: .customLong("constraint")) var constraints: [String] = []
-    @Option(name: .customLong("env")) var env: [String] = []
-    @Option(help: "How long one task is expected to run, e.g. 20m: the basis of its cost estimate (default: --timeout).")
+    @Argument(help: "Job spec file (YAML or JSON), e.g. job.yaml; or give flags and a command after --.") var file: String?
+    @Option(help: "The job's name, shown in lists, e.g. train-resnet.") var name: String?
+    @Option(help: "The team it runs and is billed for, e.g. research; a team token gives its own.") var team: String?
+    @Option(help: ArgumentHelp("training (one task) or batch (--tasks shards). Default: batch when --tasks is over 1, else training.",
+                               valueName: "training|batch"))
+    var kind: String?
+    @Option(help: ArgumentHelp("Number of shards of a batch job, e.g. 24; each sees DROVER_TASK_INDEX (default 1).", valueName: "N"))
+    var tasks: Int?
+    @Option(help: ArgumentHelp("CPU cores per task, fractions allowed, e.g. 0.5 or 4 (default 1).", valueName: "CORES")) var cpu: String?
+    @Option(help: ArgumentHelp("Memory per task, e.g. 512MiB or 8GiB; a task that goes over is killed (default 512MiB).", valueName: "SIZE"))
+    var memory: String?
+    @Option(help: ArgumentHelp("GPUs per task, whole GPUs, e.g. 1 (default 0).", valueName: "N")) var gpu: Int?
+    @Option(help: ArgumentHelp("Attempts per task before it counts as failed, 1 to 100, e.g. 5 (default 3).", valueName: "N"))
+    var maxAttempts: Int?
+    @Option(help: ArgumentHelp("Wall time one attempt may run before it is stopped, e.g. 30m or 2h (default: none).", valueName: "DURATION"))
+    var timeout: String?
+    @Option(help: ArgumentHelp("Order among the team's queued jobs, -1000 to 1000, higher first, e.g. 10 (default 0).", valueName: "P"))
+    var priority: Int?
+    @Option(name: .customLong("constraint"),
+            help: ArgumentHelp("Run only on nodes whose labels match: k=v, k!=v or 'k in (a,b)', e.g. zone=eu; repeatable.", valueName: "k=v"))
+    var constraints: [String] = []
+    @Option(name: .customLong("env"), help: ArgumentHelp("An environment variable for the task, e.g. SEED=1; repeatable.", valueName: "K=V"))
+    var env: [String] = []
+    @Option(help: ArgumentHelp("How long one task is expected to run, e.g. 20m: the basis of its cost estimate (default: --timeout).",
+                               valueName: "DURATION"))
     var expectedDuration: String?
-    @Flag(help: "Follow the job; exit 0 only if it succeeded.") var wait = false
+    @Flag(help: "Follow the job as `drover wait` does; exit 0 only if it succeeded.") var wait = false
     @Flag(help: "Print the job's cost estimate and whether its team's budget admits it; submit nothing (exit 1 if it would be refused).")
     var dryRun = false
     @Option(help: ArgumentHelp("Makes the submit safe to repeat: the same key within 24 h gives the first job, not a new one (default: a new UUID, so the CLI's own retries never make two jobs).",
                                valueName: "KEY"))
     var idempotencyKey: String?
-    @Option var output: OutputFormat = .table
-    @Argument(parsing: .postTerminator, help: "The command to run (after --).") var command: [String] = []
+    @Option(help: "table (the id alone) or json (the job object).") var output: OutputFormat = .table
+    @Argument(parsing: .postTerminator, help: "The command to run (after --), e.g. -- python train.py --lr 0.1.") var command: [String] = []
 
     func run() async throws {
         let spec = try buildSpec()
@@ -115,13 +136,20 @@ struct SubmitCommand: AsyncParsableCommand {
 }
 
 struct JobsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List jobs, newest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "List jobs, newest first.",
+        discussion: """
+            EXAMPLES:
+              drover jobs --state running
+              drover jobs --team research --limit 20
+              drover jobs --limit 20 --before 120   the next page after job 120
+            """)
     @OptionGroup var client: ClientOptions
     @Option(help: "Only this team's jobs.") var team: String?
     @Option(help: "Only jobs in this state: queued, running, succeeded, failed or cancelled.") var state: String?
-    @Option(help: "At most this many jobs.") var limit: Int = 100
-    @Option(help: "Only jobs older than this job id: the last id of the previous page.") var before: String?
-    @Option var output: OutputFormat = .table
+    @Option(help: "At most this many jobs, e.g. 20.") var limit: Int = 100
+    @Option(help: "Only jobs older than this job id: the last id of the previous page, e.g. 120.") var before: String?
+    @Option(help: "table or json.") var output: OutputFormat = .table
 
     func run() async throws {
         let jobs = try await client.api().jobs(team: team, state: state, limit: limit, before: before)
@@ -134,14 +162,28 @@ struct JobsCommand: AsyncParsableCommand {
 }
 
 struct JobCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show or cancel one job.", subcommands: [Show.self, Cancel.self])
+    static let configuration = CommandConfiguration(
+        commandName: "job", abstract: "Show or cancel one job.",
+        discussion: """
+            EXAMPLES:
+              drover job show 12
+              drover job cancel 12
+            """,
+        subcommands: [Show.self, Cancel.self])
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A job: state, task counts, attempts, cost and history.")
+        static let configuration = CommandConfiguration(
+            abstract: "A job: state, task counts, attempts, cost and history.",
+            discussion: """
+                EXAMPLES:
+                  drover job show 12
+                  drover job show 12 --events 100
+                  drover job show 12 --output json
+                """)
         @OptionGroup var client: ClientOptions
-        @Argument var id: String
-        @Option(help: "How many recent events to show.") var events: Int = 20
-        @Option var output: OutputFormat = .table
+        @Argument(help: "The job's id, e.g. 12.") var id: String
+        @Option(help: "How many recent events to show, e.g. 100.") var events: Int = 20
+        @Option(help: "table or json (every attempt and event asked for).") var output: OutputFormat = .table
 
         func run() async throws {
             let job = try await client.api().job(id, events: events)
@@ -177,10 +219,15 @@ struct JobCommand: AsyncParsableCommand {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a job: queued tasks are dropped, running ones stopped.")
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a job: queued tasks are dropped, running ones stopped.",
+            discussion: """
+                EXAMPLES:
+                  drover job cancel 12
+                """)
         @OptionGroup var client: ClientOptions
-        @Argument var id: String
-        @Option var output: OutputFormat = .table
+        @Argument(help: "The job's id, e.g. 12.") var id: String
+        @Option(help: "table or json (the job object).") var output: OutputFormat = .table
 
         func run() async throws {
             let job = try await client.api().cancel(id)
@@ -191,95 +238,28 @@ struct JobCommand: AsyncParsableCommand {
 }
 
 struct WaitCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "wait", abstract: "Follow a job until it ends; exit 0 only if it succeeded.")
+    static let configuration = CommandConfiguration(
+        commandName: "wait", abstract: "Follow a job until it ends; exit 0 only if it succeeded.",
+        discussion: """
+            Shows, on stderr, the tasks done of all, a bar and an ETA when they can be estimated, the time \
+            since the job started, and the latest metrics its tasks wrote to DROVER_PROGRESS_FILE. On a \
+            terminal the line is redrawn in place; otherwise a line is printed each time something other \
+            than the time changed. When the job failed: its reason, the failed task's last 20 lines of \
+            output and the `drover logs` command that shows all of it. Ctrl-C stops following; the job \
+            keeps running (exit 130).
+
+            EXAMPLES:
+              drover wait 12
+              drover wait 12 --output json > job.json
+            """)
     @OptionGroup var client: ClientOptions
-    @Argument var id: String
-    @Option var output: OutputFormat = .table
+    @Argument(help: "The job's id, as submit printed it (e.g. 12).") var id: String
+    @Option(help: "table (the status line) or json (the finished job object on stdout, no status line).")
+    var output: OutputFormat = .table
 
     func run() async throws {
         let final = try await JobWatcher(client: client.api()).follow(id, json: output == .json)
         if output == .json { try Output.printJSON(final) }
         if final.state != .succeeded { throw ExitCode(1) }
-    }
-}
-
-struct LogsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a task's output (its latest attempt unless --attempt).")
-    @OptionGroup var client: ClientOptions
-    @Argument var id: String
-    @Option var task: Int = 0
-    @Option var attempt: Int?
-    @Flag(help: "Keep printing output as it arrives until the task ends.") var follow = false
-
-    func run() async throws {
-        let api = try client.api()
-        var offset: Int64 = 0
-        var current: Int?
-        while true {
-            let chunk = try await api.logs(job: id, task: task, attempt: attempt, offset: current == nil ? 0 : offset)
-            if let shown = current, chunk.attempt != shown {
-                // The task was retried: start over on the new attempt.
-                FileHandle.standardError.write(Data("--- attempt \(chunk.attempt) ---\n".utf8))
-                offset = 0
-                current = chunk.attempt
-                continue
-            }
-            current = chunk.attempt
-            FileHandle.standardOutput.write(Data(chunk.data))
-            offset = chunk.nextOffset
-            if !chunk.data.isEmpty { continue }
-            if !follow || (chunk.attemptFinished && (chunk.taskFinished || attempt != nil)) { return }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-    }
-}
-
-/// Follows a job to its end, drawing a live progress line on a terminal.
-struct JobWatcher {
-    let client: DroverClient
-
-    func follow(_ id: String, json: Bool) async throws -> JobView {
-        let tty = isatty(STDERR_FILENO) == 1 && !json
-        let start = ContinuousClock.now
-        var lastLine = ""
-        var lastPrinted = ContinuousClock.now - .seconds(60)
-        var failures = 0
-        while true {
-            let job: JobView
-            do {
-                job = try await client.jobSummary(id)
-                failures = 0
-            } catch let error as DroverClientError where error.status == nil && !error.isTrustFailure && failures < 30 {
-                failures += 1 // the coordinator may be restarting; keep following
-                try await Task.sleep(for: .seconds(1))
-                continue
-            }
-            let line = Self.line(job, elapsed: ContinuousClock.now - start)
-            if tty {
-                FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))
-            } else if !json, line != lastLine, ContinuousClock.now - lastPrinted > .seconds(5) || job.isFinished {
-                FileHandle.standardError.write(Data("\(line)\n".utf8))
-                lastPrinted = ContinuousClock.now
-            }
-            lastLine = line
-            if job.isFinished {
-                if tty { FileHandle.standardError.write(Data("\n".utf8)) }
-                return try await client.job(id, events: 0)
-            }
-            try await Task.sleep(for: .milliseconds(tty ? 250 : 500))
-        }
-    }
-
-    static func line(_ job: JobView, elapsed: Duration) -> String {
-        let t = job.tasks
-        let done = t.succeeded + t.failed + t.cancelled
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        var text = "job \(job.id) \(job.state): \(done)/\(t.total) done, \(t.running) running, \(t.failed) failed, \(Quantity.formatDuration(Int64(seconds * 1000))) elapsed"
-        if done > 0, done < t.total, seconds > 1 {
-            let eta = seconds / Double(done) * Double(t.total - done)
-            text += ", ETA \(Quantity.formatDuration(Int64(eta * 1000)))"
-        }
-        if let progress = Output.progress(job.progress) { text += " [\(progress)]" }
-        return text
     }
 }

@@ -5,9 +5,18 @@ import DroverCore
 import Foundation
 
 struct NodesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "nodes", abstract: "List nodes with their state, capacity and load.")
+    static let configuration = CommandConfiguration(
+        commandName: "nodes", abstract: "List nodes with their state, capacity and load.",
+        discussion: """
+            Capacity and free resources are per node: cores, memory (GiB), GPUs. Rates are money per hour \
+            of one core, one GiB of memory and one GPU.
+
+            EXAMPLES:
+              drover nodes
+              drover nodes --output json
+            """)
     @OptionGroup var client: ClientOptions
-    @Option var output: OutputFormat = .table
+    @Option(help: "table or json.") var output: OutputFormat = .table
 
     func run() async throws {
         let nodes = try await client.api().nodes()
@@ -23,20 +32,35 @@ struct NodesCommand: AsyncParsableCommand {
 
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "node", abstract: "Cordon, drain or uncordon a node.",
+                                                    discussion: """
+                                                        EXAMPLES:
+                                                          drover node drain n3 --deadline 10m
+                                                          drover node uncordon gpu-box-1
+                                                        """,
                                                     subcommands: [Cordon.self, Drain.self, Uncordon.self, Revoke.self])
 
     struct Cordon: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop new leases to a node; running tasks go on.")
+        static let configuration = CommandConfiguration(abstract: "Stop new leases to a node; running tasks go on.", discussion: """
+            EXAMPLES:
+              drover node cordon n3
+            """)
         @OptionGroup var client: ClientOptions
-        @Argument var id: String
+        @Argument(help: "The node's id or name, e.g. n3 or gpu-box-1.") var id: String
         func run() async throws { try await change(client, id, "cordon") }
     }
 
     struct Drain: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop new leases and let running tasks finish; with --deadline, requeue what still runs then.")
+        static let configuration = CommandConfiguration(abstract: "Stop new leases and let running tasks finish; with --deadline, requeue what still runs then.",
+                                                        discussion: """
+            EXAMPLES:
+              drover node drain n3
+              drover node drain n3 --deadline 10m
+            """)
         @OptionGroup var client: ClientOptions
-        @Argument var id: String
-        @Option(help: "After this long (e.g. 10m), tasks still running are requeued without counting as failures.") var deadline: String?
+        @Argument(help: "The node's id or name, e.g. n3 or gpu-box-1.") var id: String
+        @Option(help: ArgumentHelp("After this long, e.g. 10m or 1h, tasks still running are requeued without counting as failures.",
+                                   valueName: "DURATION"))
+        var deadline: String?
         func run() async throws {
             let node = try await client.api().node(id, action: "drain", deadline: deadline)
             print("node \(node.id) (\(node.name)) \(node.state)" + (node.drainDeadline.map { ", requeueing what still runs at \(Output.time($0))" } ?? ""))
@@ -44,16 +68,23 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     struct Uncordon: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Let a cordoned or draining node take leases again.")
+        static let configuration = CommandConfiguration(abstract: "Let a cordoned or draining node take leases again.", discussion: """
+            EXAMPLES:
+              drover node uncordon n3
+            """)
         @OptionGroup var client: ClientOptions
-        @Argument var id: String
+        @Argument(help: "The node's id or name, e.g. n3 or gpu-box-1.") var id: String
         func run() async throws { try await change(client, id, "uncordon") }
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a node's agent token: it is down, its tasks are requeued, its agent stops.")
+        static let configuration = CommandConfiguration(abstract: "Revoke a node's agent token: it is down, its tasks are requeued, its agent stops.",
+                                                        discussion: """
+            EXAMPLES:
+              drover node revoke n3
+            """)
         @OptionGroup var client: ClientOptions
-        @Argument var id: String
+        @Argument(help: "The node's id or name, e.g. n3 or gpu-box-1.") var id: String
         func run() async throws { try await change(client, id, "revoke") }
     }
 
@@ -68,14 +99,25 @@ extension TokenRole: ExpressibleByArgument {}
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "token", abstract: "Create, list and revoke team tokens (admin).",
+                                                    discussion: """
+            EXAMPLES:
+              drover token create --team research --role reader
+              drover token list
+              drover token revoke 4
+            """,
                                                     subcommands: [Create.self, List.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a token for a team; prints the token alone (it is not shown again).")
+        static let configuration = CommandConfiguration(abstract: "Create a token for a team; prints the token alone (it is not shown again).",
+                                                        discussion: """
+            EXAMPLES:
+              drover token create --team research
+              export DROVER_TOKEN=$(drover token create --team ml --role reader)
+            """)
         @OptionGroup var client: ClientOptions
-        @Option var team: String
+        @Option(help: "The team the token acts for, e.g. research.") var team: String
         @Option(help: "submitter (submit, cancel, read) or reader (read only).") var role: TokenRole = .submitter
-        @Option var output: OutputFormat = .table
+        @Option(help: "table (the token alone) or json (with its id).") var output: OutputFormat = .table
 
         func run() async throws {
             let created = try await client.api().createToken(team: team, role: role)
@@ -85,9 +127,12 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List tokens (never their secrets).")
+        static let configuration = CommandConfiguration(abstract: "List tokens (never their secrets).", discussion: """
+            EXAMPLES:
+              drover token list
+            """)
         @OptionGroup var client: ClientOptions
-        @Option var output: OutputFormat = .table
+        @Option(help: "table or json.") var output: OutputFormat = .table
 
         func run() async throws {
             let tokens = try await client.api().tokens()
@@ -99,9 +144,12 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a token by its id; it stops working at once.")
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by its id; it stops working at once.", discussion: """
+            EXAMPLES:
+              drover token revoke 4
+            """)
         @OptionGroup var client: ClientOptions
-        @Argument var id: String
+        @Argument(help: "The token's id (token list shows it), e.g. 4.") var id: String
 
         func run() async throws {
             let token = try await client.api().revokeToken(id)
@@ -111,21 +159,37 @@ struct TokenCommand: AsyncParsableCommand {
 }
 
 struct QuotaCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "quota", abstract: "Set and list team quotas.", subcommands: [Set.self, List.self])
+    static let configuration = CommandConfiguration(commandName: "quota", abstract: "Set and list team quotas.",
+                                                    discussion: """
+            EXAMPLES:
+              drover quota set research --gpu 8 --budget 500/month
+              drover quota list
+            """,
+                                                    subcommands: [Set.self, List.self])
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set what a team may hold at once (admin); an omitted limit is unlimited.")
+        static let configuration = CommandConfiguration(
+            abstract: "Set what a team may hold at once (admin); an omitted limit is unlimited.",
+            discussion: """
+            EXAMPLES:
+              drover quota set research --cpu 64 --memory 256GiB --gpu 8
+              drover quota set ml --running 100 --weight 2
+              drover quota set ml --budget 500/month --budget-soft 90 --budget-hard-stop
+            """)
         @OptionGroup var client: ClientOptions
-        @Argument var team: String
-        @Option var cpu: String?
-        @Option var memory: String?
-        @Option var gpu: Int?
-        @Option(help: "Tasks running at once.") var running: Int?
-        @Option(help: "Share of contended capacity relative to other teams (default 1).") var weight: Double?
-        @Option(help: "Money the team may spend per calendar period (UTC): AMOUNT/day, /week or /month, e.g. 500/month.") var budget: String?
-        @Option(help: "Percent of the budget at which an alert is raised (default 80).") var budgetSoft: Int?
+        @Argument(help: "The team, e.g. research.") var team: String
+        @Option(help: ArgumentHelp("CPU cores the team's running tasks may hold together, e.g. 64 or 0.5.", valueName: "CORES")) var cpu: String?
+        @Option(help: ArgumentHelp("Memory its running tasks may hold together, e.g. 256GiB.", valueName: "SIZE")) var memory: String?
+        @Option(help: ArgumentHelp("GPUs its running tasks may hold together, e.g. 8.", valueName: "N")) var gpu: Int?
+        @Option(help: ArgumentHelp("Tasks running at once, e.g. 100.", valueName: "N")) var running: Int?
+        @Option(help: "Share of contended capacity relative to other teams, e.g. 2 (default 1).") var weight: Double?
+        @Option(help: ArgumentHelp("Money the team may spend per calendar period (UTC): AMOUNT/day, /week or /month, e.g. 500/month.",
+                                   valueName: "AMOUNT/PERIOD"))
+        var budget: String?
+        @Option(help: ArgumentHelp("Percent of the budget at which an alert is raised, 1 to 100, e.g. 90 (default 80).", valueName: "PERCENT"))
+        var budgetSoft: Int?
         @Flag(help: "At 100 % of the budget also stop running attempts (requeued), not only new leases.") var budgetHardStop = false
-        @Option var output: OutputFormat = .table
+        @Option(help: "table or json.") var output: OutputFormat = .table
 
         func run() async throws {
             var fields: [String: JSONValue] = [:]
@@ -151,9 +215,13 @@ struct QuotaCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Each team's limit, what it holds and what it has queued.")
+        static let configuration = CommandConfiguration(abstract: "Each team's limit, what it holds and what it has queued.", discussion: """
+            EXAMPLES:
+              drover quota list
+              drover quota list --output json
+            """)
         @OptionGroup var client: ClientOptions
-        @Option var output: OutputFormat = .table
+        @Option(help: "table or json.") var output: OutputFormat = .table
 
         func run() async throws {
             let views = try await client.api().quotas()

@@ -62,6 +62,36 @@ struct HeartbeatTests {
         #expect(await beats.next()?.attempts.map(\.attemptId) == ["101"])
     }
 
+    @Test func newProgressGoesOutBeforeTheNextIntervalAndNothingGoesOutEarlyWithoutIt() async throws {
+        // Given an interval of 5 s, progress files are checked every second.
+        coordinator.onHeartbeat { _ in HeartbeatResponse(unknown: [], cancel: []) }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let progress = directory + "/progress"
+        try #"{"progress":0.5}"#.write(toFile: progress, atomically: true, encoding: .utf8)
+        let process = try RunningProcess.spawn(ProcessLaunch(argv: ["/bin/true"], environment: [:], workingDirectory: directory, outputPath: directory + "/out"))
+        _ = attempts.attach("101", process: process, progressPath: progress)
+        let heartbeat = Heartbeat(link: coordinator, clock: clock, attempts: attempts, contact: contact, interval: .seconds(5), grace: .seconds(3600),
+                                  logger: quietLogger)
+        let second = Duration.seconds(1)
+        let origin = clock.now
+        let running = start(heartbeat)
+        defer { running.cancel() }
+        var beats = coordinator.heartbeats.stream.makeAsyncIterator()
+        // When the first check finds progress no beat carried, it goes out then, 4 s before the interval's beat;
+        await clock.advance(whenSleepingUntil: origin + second)
+        #expect(await beats.next()?.attempts == [HeartbeatAttempt(attemptId: "101", progress: .object(["progress": .number(0.5)]))])
+        while heartbeat.requestInFlight { await Task.yield() }
+        // a check that finds nothing new sends nothing,
+        await clock.advance(whenSleepingUntil: origin + second * 2)
+        await clock.waitForSleeper(until: origin + second * 3)
+        #expect(coordinator.heartbeats.values.count == 1)
+        // and the next new line goes out at the next check.
+        try #"{"progress":0.6}"#.write(toFile: progress, atomically: true, encoding: .utf8)
+        await clock.advance(whenSleepingUntil: origin + second * 3)
+        #expect(await beats.next()?.attempts == [HeartbeatAttempt(attemptId: "101", progress: .object(["progress": .number(0.6)]))])
+    }
+
     @Test func unknownAndCancelledAttemptsAreStopped() async {
         attempts.add(makeLease("102"))
         attempts.add(makeLease("103"))
