@@ -110,9 +110,8 @@ import Testing
     @Test func loadingARowThatSaysRunningWithNothingRunningGivesQueued() throws {
         // Given a job row written as running whose only task row is queued (a requeue before states were defined by counts),
         let spec = makeSpec()
-        var row = JobRecord(id: JobID(1), spec: spec, state: .running, submittedAt: Timestamp(milliseconds: 0), startedAt: Timestamp(milliseconds: 5),
+        let row = JobRecord(id: JobID(1), spec: spec, state: .running, submittedAt: Timestamp(milliseconds: 0), startedAt: Timestamp(milliseconds: 5),
                             nextUnstarted: 1, submittedBy: "alice")
-        row.reason = nil
         let task = TaskRecord(ref: TaskRef(job: JobID(1), index: 0), state: .queued)
         // when the state is rebuilt, the job is queued.
         let state = ClusterState(jobs: [row], tasks: [task], activeAttempts: [], nodes: [], lastAttemptID: 0, now: Timestamp(milliseconds: 10))

@@ -15,7 +15,9 @@ struct JobListTests {
                                                              "maxAttempts": .number(1)]))
         let quick = try await cluster.client.submit(.object(["name": .string("quick"), "team": .string("nlp"), "command": .string("true")]))
         try await cluster.waitUntil("both jobs finished", timeout: .seconds(30)) {
-            try await cluster.client.jobSummary(fails.id).isFinished && cluster.client.jobSummary(quick.id).isFinished
+            let failsDone = try await cluster.client.jobSummary(fails.id).isFinished
+            let quickDone = try await cluster.client.jobSummary(quick.id).isFinished
+            return failsDone && quickDone
         }
         let node = try #require(try await cluster.client.nodes().first)
         _ = try await cluster.client.node(node.id, action: "cordon")
