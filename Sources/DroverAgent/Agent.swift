@@ -110,7 +110,20 @@ public final class Agent: Service {
             leaseSink.finish()
         }
         if stop == .revoked { throw AgentError("this agent's token was revoked; register it again with the join token if that was a mistake") }
+        await leave(client, node: registration.nodeId)
         logger.info("agent stopped")
+    }
+
+    /// Tells the coordinator this agent leaves, once its attempts are stopped and their reports
+    /// sent, so that its node is down at once rather than after the TTL.
+    func leave(_ client: DroverClient, node: String) async {
+        do {
+            try await client.leave()
+            logger.info("left the cluster", metadata: ["node.id": "\(node)"])
+        } catch {
+            logger.warning("could not tell the coordinator this agent leaves; its node is declared down after the TTL",
+                           metadata: ["node.id": "\(node)", "error": "\(error)"])
+        }
     }
 }
 

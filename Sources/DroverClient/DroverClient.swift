@@ -204,6 +204,12 @@ public struct DroverClient: Sendable {
         try await send(.POST, "/v1/agents/reports", body: batch)
     }
 
+    /// Tells the coordinator the agent stops: its node is down at once. Short: shutdown waits on it.
+    public func leave(timeout: Duration = .seconds(5)) async throws {
+        let (head, body) = try await raw(.POST, "/v1/agents/leave", body: nil, timeout: .milliseconds(timeout.milliseconds))
+        try Self.check(head: head, body: body)
+    }
+
     /// Reports one attempt; a stale report throws a 409 problem.
     public func reportOne(_ report: ReportView) async throws -> ReportResultView {
         try await send(.POST, "/v1/attempts/\(Self.escape(report.attemptId))/report", body: report)

@@ -176,6 +176,14 @@ public final class Cluster: Sendable {
         }
     }
 
+    /// The agent of `node` stops gracefully: its node is down at once, what it still held requeued.
+    func leave(node: NodeID) async throws {
+        try await mutate { state, now throws(ClusterError) in
+            var random = SystemRandomNumberGenerator()
+            return state.leave(node: node, now: now, random: &random)
+        }
+    }
+
     /// How often the lease reaper ticks; a gap of three periods without any tick or heartbeat
     /// means the coordinator itself did not run.
     var reaperPeriod: Duration { min(Duration.seconds(1), configuration.leaseTTL / 4, configuration.costBookingInterval) }

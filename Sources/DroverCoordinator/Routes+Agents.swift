@@ -59,6 +59,13 @@ extension Routes {
         return try json(HeartbeatResponse(unknown: unknown.map(\.description), cancel: cancel.map(\.description)))
     }
 
+    /// The agent stops gracefully, after its last reports: its node is down at once (reason `left`).
+    @Sendable func leave(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        let node = try requireAgent(context)
+        try await cluster.leave(node: node)
+        return try json(["status": "ok"])
+    }
+
     @Sendable func reports(_ request: Request, context: DroverRequestContext) async throws -> Response {
         let node = try requireAgent(context)
         let body = try await decode(ReportBatch.self, from: request, context: context)

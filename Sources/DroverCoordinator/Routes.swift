@@ -89,6 +89,7 @@ struct Routes {
         v1.post("agents/poll", use: poll)
         v1.post("agents/heartbeat", use: heartbeat)
         v1.post("agents/reports", use: reports)
+        v1.post("agents/leave", use: leave)
         v1.post("attempts/:id/logs", use: uploadLog)
         v1.post("attempts/:id/report", use: reportOne)
         registerCost(on: v1)

@@ -28,8 +28,27 @@ extension ClusterState {
             let waiting = pool.waitingNodes.contains(node)
             transition.value.leases = transition.absorb(lease(node: node, limit: maxLeases, now: now))
             if waiting { pool.noteWaiting(node) }
+            if !transition.value.leases.isEmpty { transition.mutations = Self.droppingRequeueFlaps(transition.mutations) }
         }
         return transition
+    }
+
+    /// `mutations` without the job events of a job that went `running → queued` and back to
+    /// `running` within them: a report ended its last running task and the lease in the same
+    /// commit started another, so no one could ever see it queued. Its last row is kept.
+    static func droppingRequeueFlaps(_ mutations: [Mutation]) -> [Mutation] {
+        var wentQueued: [JobID: Int] = [:]
+        var dropped: Set<Int> = []
+        for (index, mutation) in mutations.enumerated() {
+            guard case .appendEvent(let event) = mutation, let job = event.job, event.subject == "job/\(job)" else { continue }
+            if event.from == JobState.running.rawValue, event.to == JobState.queued.rawValue {
+                wentQueued[job] = index
+            } else if event.from == JobState.queued.rawValue, event.to == JobState.running.rawValue, let queuedAt = wentQueued.removeValue(forKey: job) {
+                dropped.formUnion([queuedAt, index])
+            }
+        }
+        guard !dropped.isEmpty else { return mutations }
+        return mutations.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
     }
 
     /// Whether ending these attempts (`mutations` of reports) may let a node other than theirs
@@ -148,6 +167,9 @@ extension ClusterState {
                    actor: "coordinator", now: now, into: &mutations)
         }
         completeJobIfDone(job.record.id, now: now, into: &mutations)
+        var requeued: String? = nil
+        if case .retry(_, let why) = decision { requeued = why }
+        settleLiveState(of: job.record.id, requeued: requeued, now: now, into: &mutations)
         if checkBudget, booked != 0 { enforceBudget(team: job.record.spec.team, now: now, random: &random, into: &mutations) }
     }
 }

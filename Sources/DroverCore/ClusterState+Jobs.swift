@@ -99,6 +99,20 @@ extension ClusterState {
         mutations.append(.appendEvent(Event(subject: "job/\(id)", job: id, at: now, from: old.rawValue, to: state.rawValue, reason: reason, actor: actor)))
     }
 
+    /// Moves a job that has not ended to the state its counts call for
+    /// (``JobRuntime/liveState(running:)``), writing its row with an event; `requeued` says why
+    /// the task that just went back to the queue did.
+    mutating func settleLiveState(of id: JobID, requeued: String?, now: Timestamp, into mutations: inout [Mutation]) {
+        guard let job = queue.jobs[id], !job.record.state.isTerminal else { return }
+        let state = JobRuntime.liveState(running: job.running)
+        guard state != job.record.state else { return }
+        let old = job.record.state
+        queue.jobs[id]!.record.state = state
+        let reason = "no task running; \(job.queued) queued" + (requeued.map { " (requeued: \($0))" } ?? "")
+        mutations.append(.putJob(queue.jobs[id]!.record))
+        mutations.append(.appendEvent(Event(subject: "job/\(id)", job: id, at: now, from: old.rawValue, to: state.rawValue, reason: reason, actor: "coordinator")))
+    }
+
     /// Ends a job whose every task has finished, as succeeded, failed or cancelled.
     mutating func completeJobIfDone(_ id: JobID, now: Timestamp, into mutations: inout [Mutation]) {
         guard let job = queue.jobs[id], !job.record.state.isTerminal, job.running == 0, job.queued == 0 else { return }

@@ -115,10 +115,12 @@ extension ClusterState {
         attempt.meter = CostMeter(prices: node.record.prices, since: now)
         pool.activeAttempts[attemptID] = attempt
         if job.record.state == .queued {
-            job.record.state = .running
-            job.record.startedAt = now
+            // Queued before its first lease, or again after a requeue: the first start is kept.
+            let reason = job.record.startedAt == nil ? "first task leased" : "task \(index) leased to \(node.record.name)"
+            job.record.state = JobRuntime.liveState(running: job.running)
+            job.record.startedAt = job.record.startedAt ?? now
             mutations.append(.appendEvent(Event(subject: "job/\(jobID)", job: jobID, at: now, from: JobState.queued.rawValue,
-                                                to: JobState.running.rawValue, reason: "first task leased", actor: "coordinator")))
+                                                to: job.record.state.rawValue, reason: reason, actor: "coordinator")))
         }
         mutations.append(.putTask(task))
         mutations.append(.putAttempt(attempt))

@@ -129,6 +129,33 @@ extension ClusterState {
         return Transition(mutations: mutations, effects: Effects(wake: mutations.isEmpty ? .none : WakeRule.everyPoll))
     }
 
+    /// The reason a node is down after its agent said it leaves (a graceful shutdown).
+    public static let leftReason = "left"
+
+    /// An agent that stops gracefully says it leaves: its node is down at once rather than
+    /// after the TTL, and attempts of it still active (their reports did not arrive) are lost
+    /// and requeued now. Its token no longer works, so a request still in flight cannot bring
+    /// the node back; the agent registers again with the join token when it restarts.
+    public mutating func leave(node id: NodeID, now: Timestamp, random: inout some RandomNumberGenerator) -> Transition<Void> {
+        guard let node = pool.nodes[id] else { return Transition() }
+        var mutations: [Mutation] = []
+        for attemptID in node.active.sorted() {
+            endAttempt(attemptID, outcome: .lost, report: nil, reason: "node \(node.record.name) left before reporting this attempt",
+                       actor: "node/\(id)", now: now, random: &random, into: &mutations)
+        }
+        credentials.bind(nodeTokenHash: node.record.tokenHash, to: nil)
+        pool.stopWaiting(id)
+        pool.update(id) { record in
+            record.tokenHash = "left"
+            record.state = .down
+            record.drainDeadline = nil
+        }
+        mutations.append(.putNode(pool.nodes[id]!.record))
+        mutations.append(.appendEvent(Event(subject: "node/\(id)", job: nil, at: now, from: node.record.state.rawValue, to: NodeState.down.rawValue,
+                                            reason: Self.leftReason, actor: "node/\(id)")))
+        return Transition(mutations: mutations, effects: Effects(wake: WakeRule.everyPoll))
+    }
+
     // MARK: - Administration
 
     /// Changes a node's administrative state (cordon, drain, uncordon).

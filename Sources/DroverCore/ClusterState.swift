@@ -74,6 +74,9 @@ public struct ClusterState: Sendable {
                 job.failed += counted.failed
                 job.cancelled += counted.cancelled + job.record.spec.taskCount - job.tasks.count - counted.rows
                 job.record.nextUnstarted = job.record.spec.taskCount
+            } else {
+                // A row written before the state was defined by the counts may say `running` with nothing running.
+                job.record.state = JobRuntime.liveState(running: job.running)
             }
             job.releaseTaskRowsIfFinished()
             runtimes[id] = nil

@@ -50,6 +50,11 @@ extension ClusterState {
             retryQueue = []
         }
 
+        /// The state of a job that has not ended, from its counts: `running` while at least one
+        /// of its tasks runs, else `queued` — never leased yet, or requeued by a drain, a lost
+        /// node or a preemption. The one definition; an ended job keeps the state it ended in.
+        public static func liveState(running: Int) -> JobState { running > 0 ? .running : .queued }
+
         /// Shards neither running nor finished.
         public var queued: Int { record.spec.taskCount - running - succeeded - failed - cancelled }
         /// Whether some shard has never started.

@@ -154,10 +154,7 @@ struct JobsCommand: AsyncParsableCommand {
     func run() async throws {
         let jobs = try await client.api().jobs(team: team, state: state, limit: limit, before: before)
         if output == .json { return try Output.printJSON(jobs) }
-        print(Output.table(["ID", "NAME", "TEAM", "KIND", "STATE", "TASKS", "DONE", "RUN", "FAIL", "COST", "SUBMITTED"], jobs.map { job in
-            [job.id, job.name, job.team, job.kind.rawValue, job.state.rawValue, String(job.tasks.total), String(job.tasks.succeeded), String(job.tasks.running),
-             String(job.tasks.failed), Output.money(job.cost), Output.time(job.submittedAt)]
-        }))
+        print(JobList.table(jobs, now: Int64((Date().timeIntervalSince1970 * 1000).rounded())))
     }
 }
 

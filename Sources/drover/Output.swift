@@ -11,13 +11,19 @@ enum Output {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
-    /// Left-aligned columns separated by two spaces.
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
+    /// Columns separated by two spaces, left-aligned but for the `rightAligned` ones (numbers).
+    static func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, cell in i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
+            var text = cells.enumerated().map { i, cell in
+                if rightAligned.contains(i) { return String(repeating: " ", count: max(0, widths[i] - cell.count)) + cell }
+                return i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }
+            .joined(separator: "  ")
+            // An empty last cell leaves no trailing blanks.
+            while text.last == " " { text.removeLast() }
+            return text
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")
     }

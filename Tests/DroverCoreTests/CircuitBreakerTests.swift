@@ -37,7 +37,7 @@ import Testing
                 h.advance(variant == 0 ? 5_000 : 10) // variant 0: slow failures
                 h.report(attempt.id, .failed, exitCode: variant == 1 ? Int32(n + 1) : 1) // variant 1: different codes
             }
-            #expect(h.job(job).record.state == .running, "variant \(variant)")
+            #expect(!h.job(job).record.state.isTerminal, "variant \(variant)")
         }
     }
 

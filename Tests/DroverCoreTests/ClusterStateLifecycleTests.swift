@@ -60,7 +60,7 @@ import Testing
         let result = h.report(first.id, .failed, exitCode: 1)
         let task = try #require(result.mutations.compactMap(\.task).first)
         #expect(task.state == .queued && task.failures == 1 && task.notBefore == failedAt.adding(milliseconds: 1000))
-        #expect(h.job(job).record.state == .running && h.job(job).queued == 1)
+        #expect(h.job(job).record.state == .queued && h.job(job).queued == 1, "nothing runs while the retry waits")
         #expect(h.state.nextRetryDue() == failedAt.adding(milliseconds: 1000))
 
         h.advance(999)
@@ -111,7 +111,7 @@ import Testing
             _ = state.report(AttemptReport(attempt: lease.attempt.id, outcome: .succeeded, exitCode: 0), from: node, now: h.now, random: &h.random)
         }
         var rounds = 0
-        while state.jobs[job]!.record.state == .running {
+        while !state.jobs[job]!.record.state.isTerminal {
             let more = state.lease(node: node, limit: 1000, now: h.now).value
             try #require(!more.isEmpty)
             for lease in more {

@@ -71,7 +71,10 @@ struct RandomWalk {
         case 83..<88: _ = harness.expire(ttl: 10_000)
         case 88..<92:
             if let job = harness.state.jobs.keys.randomElement(using: &rng) { try? harness.cancel(job) }
-        case 92..<95: register(["cpu-a", "cpu-b", "gpu-a"].randomElement(using: &rng)!)
+        case 92..<94: register(["cpu-a", "cpu-b", "gpu-a"].randomElement(using: &rng)!)
+        case 94:
+            // An agent stops gracefully; a later registration under its name brings it back.
+            if let node = nodes.randomElement(using: &rng) { harness.mutations += harness.state.leave(node: node, now: harness.now, random: &harness.random).mutations }
         default:
             let state = [NodeState.ready, .cordoned, .draining].randomElement(using: &rng)!
             if let node = nodes.randomElement(using: &rng), let m = try? harness.state.setNodeState(node, to: state, by: "admin", now: harness.now) {
@@ -163,6 +166,9 @@ extension ClusterState {
                 if job.retryQueue.sorted() != rows.filter({ $0.state == .queued }).map(\.ref.index).sorted() { problems.append("job \(id) retry queue off") }
                 if job.hasPendingWork != pendingJobs.contains(id) { problems.append("job \(id) pending list off") }
                 if job.running + job.queued == 0 { problems.append("job \(id) has nothing left but is \(job.record.state)") }
+                if job.record.state != ClusterState.JobRuntime.liveState(running: job.running) {
+                    problems.append("job \(id) is \(job.record.state) with \(job.running) running and \(job.queued) queued")
+                }
             }
         }
         return problems

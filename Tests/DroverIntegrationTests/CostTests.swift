@@ -160,7 +160,7 @@ struct CostTests {
         }
         #expect(ContinuousClock.now - start < .seconds(15))
         let view = try await cluster.client.job(job.id)
-        #expect(view.state == .running && view.tasks.queued == 4 && view.tasks.failed == 0)
+        #expect(view.state == .queued && view.tasks.queued == 4 && view.tasks.failed == 0, "nothing runs: the job is queued")
         #expect(view.pendingReason?.contains("team budget") == true, "\(view.pendingReason ?? "")")
         #expect((view.attempts ?? []).allSatisfy { $0.outcome == .preempted })
         let alerts = try await cluster.client.alerts(team: "ml")
