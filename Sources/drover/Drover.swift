@@ -40,15 +40,15 @@ extension Drover {
     /// The exit codes, in `drover --help` (the README's table says the same).
     static let exitCodes = """
         Exit codes:
-          0   success; for wait and submit --wait, the job succeeded
-          N   wait, submit --wait: a one-task job failed with exit code N (128+N for signal N)
-          1   a job failed without an exit code (lost, timed out, cancelled, gate failed)
+          0   success; wait, submit --wait: the job succeeded
+          N   wait, submit --wait: a one-task job exited N (128+N: signal N)
+          1   a job failed without an exit code (lost, timed out, cancelled)
           64  usage: a mistyped command or flag, a bad flag value
-          65  invalid spec or data (400, 422); a request the job's state refuses (409)
+          65  invalid spec or data (400, 422); refused by the job's state (409)
           66  not found: no such job, node, token or file (404)
           69  the coordinator cannot be reached
           75  try again later: the coordinator is unavailable for now (503)
-          77  refused: bad or revoked token, no permission, over budget, untrusted coordinator
+          77  refused: bad or revoked token, no permission, over budget
         """
 }
 

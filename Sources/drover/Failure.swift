@@ -49,7 +49,7 @@ enum CommandTypo {
             guard !configuration.subcommands.isEmpty, configuration.defaultSubcommand == nil, !argument.hasPrefix("-"), argument != "help" else { return }
             guard let next = configuration.subcommands.first(where: { names(of: $0).contains(argument) }) else {
                 let known = configuration.subcommands.map { $0._commandName }
-                throw CLIError("unknown command '\(argument)'\(Suggestion.didYouMean(argument, in: known)); `\(path.joined(separator: " ")) --help` lists the commands")
+                throw CLIError("unknown command '\(argument)'\(Suggestion.didYouMean(argument, in: known)) (`\(path.joined(separator: " ")) --help` lists them)")
             }
             command = next
             path.append(next._commandName)
