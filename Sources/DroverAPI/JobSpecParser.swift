@@ -42,56 +42,78 @@ public enum JobSpecParser {
         return try parse(try JSONValue(any: loaded))
     }
 
-    /// Validates a decoded spec.
+    /// Validates a decoded spec. Every top-level field is checked even after one fails: the
+    /// error thrown carries all of them (``SpecError/others``).
     public static func parse(_ value: JSONValue) throws(SpecError) -> JobSpec {
         guard case .object(let fields) = value else {
             throw SpecError(field: "(top level)", "expected a mapping of job fields, got \(value.typeName)")
         }
-        if let unknown = fields.keys.filter({ !knownFields.contains($0) }).sorted().first {
-            throw SpecError(field: unknown, "unknown field; known fields are \(knownFields.sorted().joined(separator: ", "))")
+        var errors = SpecErrorCollector()
+        for unknown in fields.keys.filter({ !knownFields.contains($0) }).sorted() {
+            errors.add(SpecError(field: unknown, unknownFieldMessage(unknown, known: knownFields.sorted())))
         }
-        let name = try identifier(fields["name"], field: "name", maxLength: 128)
-        let team = try identifier(fields["team"], field: "team", maxLength: 63)
-        let kind: JobKind
-        switch fields["kind"] {
-        case nil: kind = (try optionalInt(fields["tasks"], field: "tasks") ?? 1) > 1 ? .batch : .training
-        case .string(let text)?:
-            guard let parsed = JobKind(rawValue: text) else { throw SpecError(field: "kind", "must be 'training' or 'batch', got '\(text)'") }
-            kind = parsed
-        case let other?: throw SpecError(field: "kind", "must be 'training' or 'batch', got \(other.typeName)")
+        let name = errors.check(or: "") { () throws(SpecError) in try identifier(fields["name"], field: "name", maxLength: 128) }
+        let team = errors.check(or: "") { () throws(SpecError) in try identifier(fields["team"], field: "team", maxLength: 63) }
+        let taskCount = errors.check(or: 1) { () throws(SpecError) in
+            try optionalInt(fields["tasks"], field: "tasks", range: 1...JobSpec.maxTaskCount) ?? 1
         }
-        let taskCount = try optionalInt(fields["tasks"], field: "tasks", range: 1...JobSpec.maxTaskCount) ?? 1
+        let kind = errors.check(or: JobKind.batch) { () throws(SpecError) -> JobKind in
+            switch fields["kind"] {
+            case nil: return taskCount > 1 ? .batch : .training
+            case .string(let text)?:
+                guard let parsed = JobKind(rawValue: text) else { throw SpecError(field: "kind", "must be 'training' or 'batch', got '\(text)'") }
+                return parsed
+            case let other?: throw SpecError(field: "kind", "must be 'training' or 'batch', got \(other.typeName)")
+            }
+        }
         if kind == .training && taskCount != 1 {
-            throw SpecError(field: "tasks", "a training job runs one task; use kind: batch for \(taskCount) shards")
+            errors.add(SpecError(field: "tasks", "a training job runs one task; use kind: batch for \(taskCount) shards"))
         }
-        let command = try parseCommand(fields["command"])
+        let command = errors.check(or: []) { () throws(SpecError) in try parseCommand(fields["command"]) }
         var secretKeys = Set<String>()
-        let environment = try parseEnvironment(fields["env"], secretKeys: &secretKeys)
-        let resources = try parseResources(fields["resources"])
-        let priority = try optionalInt(fields["priority"], field: "priority", range: -1000...1000) ?? 0
-        let constraints = try parseConstraints(fields["constraints"])
-        let timeout = try optionalDuration(fields["timeout"], field: "timeout")
-        if let timeout, timeout < 1 { throw SpecError(field: "timeout", "must be positive") }
-        let expectedDuration = try optionalDuration(fields["expectedDuration"], field: "expectedDuration")
-        if let expectedDuration, expectedDuration < 1 { throw SpecError(field: "expectedDuration", "must be positive") }
+        let environment = errors.check(or: [:]) { () throws(SpecError) in try parseEnvironment(fields["env"], secretKeys: &secretKeys) }
+        let resources = errors.check(or: JobSpec.defaultResources) { () throws(SpecError) in try parseResources(fields["resources"]) }
+        let priority = errors.check(or: 0) { () throws(SpecError) in try optionalInt(fields["priority"], field: "priority", range: -1000...1000) ?? 0 }
+        let constraints = errors.check(or: []) { () throws(SpecError) in try parseConstraints(fields["constraints"]) }
+        let timeout = errors.check(or: nil) { () throws(SpecError) in try positiveDuration(fields["timeout"], field: "timeout") }
+        let expectedDuration = errors.check(or: nil) { () throws(SpecError) in try positiveDuration(fields["expectedDuration"], field: "expectedDuration") }
         var retry = RetryPolicy()
-        retry.maxAttempts = try optionalInt(fields["maxAttempts"], field: "maxAttempts", range: 1...100) ?? retry.maxAttempts
-        retry.maxLostAttempts = try optionalInt(fields["maxLostAttempts"], field: "maxLostAttempts", range: 0...100) ?? retry.maxLostAttempts
-        retry.backoff = try parseBackoff(fields["backoff"])
-        retry.nonRetryableExitCodes = try exitCodes(fields["nonRetryableExitCodes"], field: "nonRetryableExitCodes") ?? []
-        retry.retryOnExitCodes = try exitCodes(fields["retryOnExitCodes"], field: "retryOnExitCodes")
-        retry.checkpointExitCode = try optionalInt(fields["checkpointExitCode"], field: "checkpointExitCode", range: 1...255).map { Int32($0) }
-        if let code = retry.checkpointExitCode, retry.nonRetryableExitCodes.contains(code) {
-            throw SpecError(field: "checkpointExitCode", "\(code) is also listed in nonRetryableExitCodes")
+        retry.maxAttempts = errors.check(or: retry.maxAttempts) { () throws(SpecError) in
+            try optionalInt(fields["maxAttempts"], field: "maxAttempts", range: 1...100) ?? retry.maxAttempts
         }
-        let maxFailedTasks = try optionalInt(fields["maxFailedTasks"], field: "maxFailedTasks", range: 0...JobSpec.maxTaskCount) ?? 0
-        let circuitBreaker = try parseCircuitBreaker(fields["circuitBreaker"])
+        retry.maxLostAttempts = errors.check(or: retry.maxLostAttempts) { () throws(SpecError) in
+            try optionalInt(fields["maxLostAttempts"], field: "maxLostAttempts", range: 0...100) ?? retry.maxLostAttempts
+        }
+        retry.backoff = errors.check(or: retry.backoff) { () throws(SpecError) in try parseBackoff(fields["backoff"]) }
+        retry.nonRetryableExitCodes = errors.check(or: []) { () throws(SpecError) in
+            try exitCodes(fields["nonRetryableExitCodes"], field: "nonRetryableExitCodes") ?? []
+        }
+        retry.retryOnExitCodes = errors.check(or: nil) { () throws(SpecError) in try exitCodes(fields["retryOnExitCodes"], field: "retryOnExitCodes") }
+        retry.checkpointExitCode = errors.check(or: nil) { () throws(SpecError) in
+            try optionalInt(fields["checkpointExitCode"], field: "checkpointExitCode", range: 1...255).map { Int32($0) }
+        }
+        if let code = retry.checkpointExitCode, retry.nonRetryableExitCodes.contains(code) {
+            errors.add(SpecError(field: "checkpointExitCode", "\(code) is also listed in nonRetryableExitCodes"))
+        }
+        let maxFailedTasks = errors.check(or: 0) { () throws(SpecError) in
+            try optionalInt(fields["maxFailedTasks"], field: "maxFailedTasks", range: 0...JobSpec.maxTaskCount) ?? 0
+        }
+        let circuitBreaker = errors.check(or: nil) { () throws(SpecError) in try parseCircuitBreaker(fields["circuitBreaker"]) }
+        try errors.throwIfAny()
         var spec = JobSpec(name: name, team: team, kind: kind, taskCount: taskCount, command: command, environment: environment,
                            resources: resources, priority: priority, constraints: constraints, retry: retry,
                            timeoutMilliseconds: timeout, maxFailedTasks: maxFailedTasks, circuitBreaker: circuitBreaker)
         spec.secretKeys = secretKeys.isEmpty ? nil : secretKeys
         spec.expectedDurationMilliseconds = expectedDuration
         return spec
+    }
+
+    /// "unknown field", with the known field nearest to it when it looks like a typo of one.
+    static func unknownFieldMessage(_ unknown: String, known: [String]) -> String {
+        if let near = Suggestion.closest(to: unknown, in: known) {
+            return "unknown field; did you mean '\(near)'? (known fields are \(known.joined(separator: ", ")))"
+        }
+        return "unknown field; known fields are \(known.joined(separator: ", "))"
     }
 
     /// Parses a quota (`PUT /v1/quotas/{team}`): `{cpu, memory, gpu, running, weight}`, each
@@ -376,6 +398,13 @@ public enum JobSpecParser {
     static func optionalInt(_ value: JSONValue?, field: String, range: ClosedRange<Int> = Int.min / 2...Int.max / 2) throws(SpecError) -> Int? {
         guard let value else { return nil }
         return try int(value, field: field, range: range)
+    }
+
+    /// An optional duration that must be more than zero.
+    static func positiveDuration(_ value: JSONValue?, field: String) throws(SpecError) -> Int64? {
+        let duration = try optionalDuration(value, field: field)
+        if let duration, duration < 1 { throw SpecError(field: field, "must be positive") }
+        return duration
     }
 
     /// A duration string (`30s`, `5m`, `2h`) or a number of seconds.

@@ -93,6 +93,9 @@ public struct SettingInput: Sendable {
     /// An http or https URL with a host, such as http://127.0.0.1:7070.
     public func url() throws(ConfigurationError) -> String {
         let text = try text()
+        if !text.contains("://") {
+            throw fail("'\(text)' has no scheme; did you mean http://\(text)? (https:// for a coordinator beyond loopback)")
+        }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = url.host, !host.isEmpty else {
             throw fail("'\(text)' is not an http or https URL such as http://127.0.0.1:7070")

@@ -88,26 +88,9 @@ public struct Settings<Configuration>: Sendable, RandomAccessCollection {
         return configuration
     }
 
-    /// The known field an unknown one was probably meant to be: the same but for case and
-    /// separators (`lease_ttl`), else one or two letters off (`memroy`).
+    /// The known field an unknown one was probably meant to be (``Suggestion``).
     func suggestion(for unknown: String) -> String? {
-        func normalized(_ text: String) -> [Character] { Array(text.lowercased().filter { $0 != "_" && $0 != "-" }) }
-        let typed = normalized(unknown)
-        if let same = all.first(where: { normalized($0.key) == typed }) { return same.key }
-        let nearest = all.map { ($0.key, Self.editDistance(normalized($0.key), typed)) }.min { $0.1 < $1.1 }
-        guard let nearest, nearest.1 <= (typed.count >= 5 ? 2 : 1) else { return nil }
-        return nearest.0
-    }
-
-    /// Levenshtein distance: insertions, deletions and substitutions.
-    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
-        var previous = Array(0...b.count)
-        for (i, x) in a.enumerated() {
-            var current = [i + 1]
-            for (j, y) in b.enumerated() { current.append(Swift.min(previous[j] + (x == y ? 0 : 1), previous[j + 1] + 1, current[j] + 1)) }
-            previous = current
-        }
-        return previous[b.count]
+        Suggestion.closest(to: unknown, in: all.map(\.key))
     }
 
     /// The settings as a Markdown table, as the README lists them.

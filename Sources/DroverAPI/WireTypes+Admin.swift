@@ -74,14 +74,28 @@ public struct ProblemDetails: Codable, Hashable, Sendable, Error, CustomStringCo
     public var title: String
     public var status: Int
     public var detail: String
-    /// The request field at fault, when there is one.
+    /// The request field at fault, when there is one (the first, when there are several).
     public var field: String?
+    /// Every field at fault, when an invalid spec had more than one error (an extension
+    /// member: `detail` lists them too, for clients that do not read it).
+    public var errors: [FieldProblem]?
 
-    public init(type: String = "about:blank", title: String, status: Int, detail: String, field: String? = nil) {
-        (self.type, self.title, self.status, self.detail, self.field) = (type, title, status, detail, field)
+    public init(type: String = "about:blank", title: String, status: Int, detail: String, field: String? = nil, errors: [FieldProblem]? = nil) {
+        (self.type, self.title, self.status, self.detail, self.field, self.errors) = (type, title, status, detail, field, errors)
     }
 
-    public var description: String { field.map { "\($0): \(detail)" } ?? detail }
+    public var description: String {
+        if let errors, errors.count > 1 { return errors.map(\.description).joined(separator: "\n") }
+        return field.map { "\($0): \(detail)" } ?? detail
+    }
+}
+
+/// One field's error in a problem that names several.
+public struct FieldProblem: Codable, Hashable, Sendable, CustomStringConvertible {
+    public var field: String
+    public var detail: String
+    public init(field: String, detail: String) { (self.field, self.detail) = (field, detail) }
+    public var description: String { "\(field): \(detail)" }
 }
 
 /// Timestamps on the wire: RFC 3339 with milliseconds, UTC.

@@ -316,8 +316,10 @@ public enum DroverClientError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
+        case .problem(let problem) where problem.status == 503 && !problem.detail.lowercased().contains("retry"):
+            "the coordinator is unavailable for now (\(problem.description)); try again later"
         case .problem(let problem): problem.description
-        case .unreachable(let url, let detail): "cannot reach the coordinator at \(url) (\(detail)); is it running? set --coordinator or DROVER_COORDINATOR"
+        case .unreachable(let url, let detail): "cannot reach the coordinator at \(url): \(detail)"
         case .unreadableResponse(let path, let detail): "unexpected answer from \(path): \(detail)"
         case .untrustedCertificate(let url, let detail):
             "the coordinator at \(url) presented a certificate this client does not trust (\(detail)); pass --ca-pin sha256:... as the coordinator printed at start (env DROVER_CA_PIN), or --ca-cert with its CA certificate (env DROVER_CA_CERT)"
@@ -338,11 +340,11 @@ public enum DroverClientError: Error, CustomStringConvertible, Sendable {
         } else if error is NIOSSLError || error is BoringSSLError, "\(error)".contains("CERTIFICATE_VERIFY_FAILED") {
             self = .untrustedCertificate(url: url, detail: "its certificate is not signed by a trusted CA")
         } else if error is NIOSSLError || error is BoringSSLError, "\(error)".contains("WRONG_VERSION_NUMBER") {
-            self = .unreachable(url: url, detail: "it does not answer TLS; if it serves plain HTTP, use an http:// URL")
+            self = .unreachable(url: url, detail: "it does not answer TLS — if it serves plain HTTP, use an http:// URL")
         } else if let http = error as? HTTPClientError, http == .remoteConnectionClosed, url.lowercased().hasPrefix("http://") {
-            self = .unreachable(url: url, detail: "it closed the connection; if it serves HTTPS, as it does beyond loopback, use an https:// URL")
+            self = .unreachable(url: url, detail: "it closed the connection — if it serves HTTPS, as it does beyond loopback, use an https:// URL")
         } else {
-            self = .unreachable(url: url, detail: "\(error)")
+            self = .unreachable(url: url, detail: TransportFailure(error).hint)
         }
     }
 

@@ -13,6 +13,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public var field: String?
     /// Seconds after which a retry may succeed (`Retry-After`), for 503s.
     public var retryAfterSeconds: Int?
+    /// Every field at fault, when there are several (an invalid spec).
+    public var fieldErrors: [FieldProblem]?
 
     public init(_ status: HTTPResponse.Status, _ detail: String, field: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
@@ -25,9 +27,26 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     static func notFound(_ detail: String) -> APIError { APIError(.notFound, detail) }
     static func conflict(_ detail: String) -> APIError { APIError(.conflict, detail) }
     static func forbidden(_ detail: String) -> APIError { APIError(.forbidden, detail) }
-    static let unauthorized = APIError(.unauthorized, "missing or invalid bearer token; send 'Authorization: Bearer <token>'")
+    static let unauthorized = APIError(.unauthorized, "missing bearer token; set DROVER_TOKEN or --token (the request needs 'Authorization: Bearer <token>')")
+    /// A token no one issued, or mistyped: told apart from a revoked one, which needs a new token instead.
+    static let unknownToken = APIError(.unauthorized, "unknown token; check DROVER_TOKEN or --token")
 
-    init(_ error: SpecError) { self.init(.badRequest, error.message, field: error.field) }
+    /// A token that worked once and was revoked: retyping cannot help, a new one can.
+    static func revokedToken(id: String) -> APIError {
+        APIError(.unauthorized, "this token was revoked (id \(id)); ask an admin for a new one")
+    }
+
+    /// An invalid spec: the first error in `field` and `detail` as before, and, when there are
+    /// several, all of them in `errors` and listed in `detail`.
+    init(_ error: SpecError) {
+        guard !error.others.isEmpty else {
+            self.init(.badRequest, error.message, field: error.field)
+            return
+        }
+        let all = error.all
+        self.init(.badRequest, "\(all.count) errors: " + all.map(\.description).joined(separator: "; "), field: error.field)
+        fieldErrors = all.map { FieldProblem(field: $0.field, detail: $0.message) }
+    }
 
     init(_ error: StoreUnavailable) { self.init(.serviceUnavailable, error.description, retryAfterSeconds: error.retryAfterSeconds) }
 
@@ -41,7 +60,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     }
 
     var problem: ProblemDetails {
-        ProblemDetails(title: status.reasonPhrase, status: status.code, detail: detail, field: field)
+        ProblemDetails(title: status.reasonPhrase, status: status.code, detail: detail, field: field, errors: fieldErrors)
     }
 
     public var description: String { "\(status.code) \(detail)" }

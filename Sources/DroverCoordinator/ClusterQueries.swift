@@ -136,6 +136,12 @@ struct ClusterQueries: Sendable {
         }
     }
 
+    /// The stored token with this hash if it was revoked (revoked tokens are kept, with
+    /// `revokedAt`), so that its holder hears "revoked", not "unknown".
+    func revokedToken(hash: String) -> TokenRecord? {
+        read { state in state.tokens[hash].flatMap { $0.revokedAt == nil ? nil : $0 } }
+    }
+
     /// Stored API tokens, oldest first.
     func tokens() -> [TokenRecord] {
         read { Array($0.tokens.values) }.sorted { $0.createdAt < $1.createdAt }

@@ -46,8 +46,10 @@ struct AuthMiddleware: RouterMiddleware {
             context.principal = .joiner
         } else if let principal = cluster.queries.principal(tokenHash: hash) {
             context.principal = principal
+        } else if let revoked = cluster.queries.revokedToken(hash: hash) {
+            throw APIError.revokedToken(id: revoked.id)
         } else {
-            throw APIError.unauthorized
+            throw APIError.unknownToken
         }
         return try await next(request, context)
     }
@@ -109,7 +111,7 @@ struct Routes {
 
     @Sendable func submit(_ request: Request, context: DroverRequestContext) async throws -> Response {
         try requireUser(context)
-        let value = try await decode(JSONValue.self, from: request, context: context)
+        let value = Self.withTeam(of: context.principal!, try await decode(JSONValue.self, from: request, context: context))
         let spec = try JobSpecParser.parse(value)
         switch context.principal! {
         case .team(let team, .submitter, _) where team != spec.team:
@@ -128,6 +130,14 @@ struct Routes {
         var response = try json(try await cluster.queries.job(record.id, withAttempts: false, eventLimit: 0), status: replayed ? .ok : .created)
         if replayed { response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return response
+    }
+
+    /// A spec without `team` sent with a team token is that team's: the one place the team
+    /// is taken from the token (the CLI's `submit` needs no `--team` with one).
+    static func withTeam(of principal: Principal, _ spec: JSONValue) -> JSONValue {
+        guard case .team(let team, _, _) = principal, case .object(var fields) = spec, fields["team"] == nil else { return spec }
+        fields["team"] = .string(team)
+        return .object(fields)
     }
 
     /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters (a UUID is typical).

@@ -48,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await coordinatorGroup.run() }
             var iterator = addresses.makeAsyncIterator()
-            guard let url = await iterator.next() else { throw CLIError("the coordinator did not start") }
+            guard let url = await iterator.next() else { throw CLIError("the coordinator did not start", status: .failure) }
             let agents = (1...3).map { index in
                 var agent = AgentConfiguration()
                 agent.coordinatorURL = url
@@ -98,7 +98,7 @@ struct DemoCommand: AsyncParsableCommand {
             jobs.append(final)
             try await summarize(final, client: client)
             guard final.state == .succeeded else {
-                throw CLIError("job \(final.id) ended \(final.state): \(final.reason ?? ""); see `drover logs` with --keep")
+                throw CLIError("job \(final.id) ended \(final.state): \(final.reason ?? ""); see `drover logs` with --keep", status: .failure)
             }
         }
         print("== Forecast report")
@@ -128,8 +128,8 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     private func loadSpec(_ path: String, env: [String: String]) throws -> JSONValue {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
-        guard case .object(var fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(path): not a mapping") }
+        let text = try readTextFile(path)
+        guard case .object(var fields) = try JSONValue(any: try Yams.load(yaml: text)) else { throw CLIError("\(path): not a mapping", status: .invalidData) }
         var environment: [String: JSONValue] = [:]
         if case .object(let existing)? = fields["env"] { environment = existing }
         for (key, value) in env { environment[key] = .string(value) }
@@ -147,6 +147,6 @@ struct DemoCommand: AsyncParsableCommand {
                 url.deleteLastPathComponent()
             }
         }
-        throw CLIError("cannot find cluster/demo/forecast.py; run the demo from the Drover checkout or pass --workloads")
+        throw CLIError("cannot find cluster/demo/forecast.py; run the demo from the Drover checkout or pass --workloads", status: .notFound)
     }
 }

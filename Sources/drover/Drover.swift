@@ -9,11 +9,47 @@ struct Drover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drover",
         abstract: "A cluster for machine-learning work: training and batch-scoring jobs on many machines.",
+        discussion: exitCodes,
         subcommands: [
             CoordinatorCommand.self, AgentCommand.self, SubmitCommand.self, JobsCommand.self, JobCommand.self, LogsCommand.self,
             WaitCommand.self, NodesCommand.self, NodeCommand.self, QuotaCommand.self, CostCommand.self, AlertsCommand.self,
             TokenCommand.self, DemoCommand.self,
         ])
+
+    /// Parses and runs a command as ArgumentParser's `main` does, but with a mistyped
+    /// subcommand named and every failure given its message and exit code (``CLIFailure``).
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            try CommandTypo.check(arguments, root: Drover.self)
+            var command = try parseAsRoot(arguments)
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard let failure = CLIFailure(error) else { exit(withError: error) }
+            FileHandle.standardError.write(Data("Error: \(failure.message)\n".utf8))
+            Foundation.exit(failure.status.rawValue)
+        }
+    }
+}
+
+extension Drover {
+    /// The exit codes, in `drover --help` (the README's table says the same).
+    static let exitCodes = """
+        Exit codes:
+          0   success; wait, submit --wait: the job succeeded
+          N   wait, submit --wait: a one-task job exited N (128+N: signal N)
+          1   a job failed without an exit code (lost, timed out, cancelled)
+          64  usage: a mistyped command or flag, a bad flag value
+          65  invalid spec or data (400, 422); refused by the job's state (409)
+          66  not found: no such job, node, token or file (404)
+          69  the coordinator cannot be reached
+          75  try again later: the coordinator is unavailable for now (503)
+          77  refused: bad or revoked token, no permission, over budget
+        """
 }
 
 /// Options every client command takes (README: Client settings).
@@ -46,7 +82,7 @@ func resolveSettings<C: ResolvableConfiguration>(_ type: C.Type, given: [(String
         if let path { file = try C.settings.loadFile(path) }
         return try C.resolve(flags: flags, environment: ProcessInfo.processInfo.environment, file: file, fileName: path)
     } catch {
-        throw CLIError(error.description)
+        throw CLIError(error.description, status: .usage)
     }
 }
 

@@ -58,7 +58,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let spec = try buildSpec()
-        _ = try JobSpecParser.parse(spec) // the same validation the coordinator does, before any network trip
+        try Self.validate(spec)
         let api = try client.api()
         if dryRun {
             let estimate = try await api.estimate(spec)
@@ -73,7 +73,16 @@ struct SubmitCommand: AsyncParsableCommand {
         if wait {
             let final = try await JobWatcher(client: api).follow(job.id, json: output == .json)
             if output == .json { try Output.printJSON(final) }
-            if final.state != .succeeded { throw ExitCode(1) }
+            if final.state != .succeeded { throw ExitCode(CLIExitStatus.code(of: final)) }
+        }
+    }
+
+    /// The coordinator's own checks, before any network trip. A missing team is left to the
+    /// coordinator, which takes it from a team token.
+    static func validate(_ spec: JSONValue) throws(SpecError) {
+        do { _ = try JobSpecParser.parse(spec) } catch {
+            guard case .object(let fields) = spec, fields["team"] == nil else { throw error }
+            if let kept = SpecError(all: error.all.filter { $0.field != "team" }) { throw kept }
         }
     }
 
@@ -81,10 +90,10 @@ struct SubmitCommand: AsyncParsableCommand {
         var fields: [String: JSONValue] = [:]
         if let file {
             guard command.isEmpty else { throw CLIError("give either a spec file or a command after --, not both") }
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CLIError("cannot read \(file)") }
+            let text = try readTextFile(file)
             let loaded: Any?
-            do { loaded = try Yams.load(yaml: text) } catch { throw CLIError("\(file): not valid YAML: \(error)") }
-            guard case .object(let object) = try JSONValue(any: loaded) else { throw CLIError("\(file): expected a mapping of job fields") }
+            do { loaded = try Yams.load(yaml: text) } catch { throw CLIError("\(file): not valid YAML: \(error)", status: .invalidData) }
+            guard case .object(let object) = try JSONValue(any: loaded) else { throw CLIError("\(file): expected a mapping of job fields", status: .invalidData) }
             fields = object
         } else if command.isEmpty {
             throw CLIError("nothing to submit: give a spec file, or flags and a command after --, e.g. drover submit --name n --team t -- echo hi")
@@ -257,6 +266,6 @@ struct WaitCommand: AsyncParsableCommand {
     func run() async throws {
         let final = try await JobWatcher(client: client.api()).follow(id, json: output == .json)
         if output == .json { try Output.printJSON(final) }
-        if final.state != .succeeded { throw ExitCode(1) }
+        if final.state != .succeeded { throw ExitCode(CLIExitStatus.code(of: final)) }
     }
 }

@@ -56,12 +56,6 @@ enum Output {
     }
 }
 
-/// Writes an error the way every command does and picks the exit code.
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// Flushes standard output (so a line is seen by a pipe reader at once).
 func flushStandardOutput() {
     fflush(nil)

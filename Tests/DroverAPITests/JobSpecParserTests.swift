@@ -221,3 +221,29 @@ let minimal = """
         #expect(!spec.command.isEmpty && spec.taskCount >= 1)
     }
 }
+
+/// A spec's errors are reported all at once, a mistyped field with the field it meant.
+@Suite struct JobSpecParserAllErrorsTests {
+    @Test func everyErrorOfASpecIsReportedTogether() {
+        let error = #expect(throws: SpecError.self) {
+            try JobSpecParser.parse(yaml: """
+                name: j
+                team: ml
+                command: ["true"]
+                timout: 5m
+                priority: 5000
+                resources: {memory: lots}
+                """)
+        }
+        #expect(error?.all.map(\.field) == ["timout", "resources.memory", "priority"])
+        #expect(error?.field == "timout", "the first leads, as before")
+        #expect(error?.message.hasPrefix("unknown field; did you mean 'timeout'?") == true, "\(String(describing: error))")
+        #expect(error?.description.split(separator: "\n").count == 3)
+    }
+
+    @Test func aFieldNothingLikeAKnownOneListsTheKnownFields() {
+        let error = #expect(throws: SpecError.self) { try JobSpecParser.parse(yaml: minimal + "\nzzzzzz: 1") }
+        #expect(error?.message.hasPrefix("unknown field; known fields are ") == true)
+        #expect(error?.others == [])
+    }
+}

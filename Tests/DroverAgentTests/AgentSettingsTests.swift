@@ -78,7 +78,7 @@ import Testing
         #expect(throws: ConfigurationError("a.yaml: killGrace: 'soon' is not a duration such as 10s")) {
             try AgentConfiguration.resolve(flags: token, environment: [:], file: ["killGrace": .string("soon")], fileName: "a.yaml")
         }
-        #expect(throws: ConfigurationError("DROVER_COORDINATOR: 'coordinator:7070' is not an http or https URL such as http://127.0.0.1:7070")) {
+        #expect(throws: ConfigurationError("DROVER_COORDINATOR: 'coordinator:7070' has no scheme; did you mean http://coordinator:7070? (https:// for a coordinator beyond loopback)")) {
             try AgentConfiguration.resolve(flags: token, environment: ["DROVER_COORDINATOR": "coordinator:7070"])
         }
         #expect(throws: ConfigurationError("--label: 'zone' is not k=v")) {

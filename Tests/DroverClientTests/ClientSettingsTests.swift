@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func aBadValueNamesWhereItCameFrom() {
-        #expect(throws: ConfigurationError("DROVER_COORDINATOR: '127.0.0.1:7070' is not an http or https URL such as http://127.0.0.1:7070")) {
+        #expect(throws: ConfigurationError("DROVER_COORDINATOR: '127.0.0.1:7070' has no scheme; did you mean http://127.0.0.1:7070? (https:// for a coordinator beyond loopback)")) {
             try ClientConfiguration.resolve(flags: [:], environment: ["DROVER_COORDINATOR": "127.0.0.1:7070"])
         }
         #expect(throws: ConfigurationError("--team is not a client setting")) {
