@@ -101,7 +101,7 @@ public final class TestCluster: Sendable {
         for index in 1...max(1, agents) where agents > 0 {
             try cluster.startAgent(name: "agent-\(index)", arguments: ["--cpu", String(cpu), "--memory", "8GiB", "--gpu", "0"] + agentArguments)
         }
-        try await cluster.waitUntil("\(agents) agents registered", timeout: .seconds(20)) {
+        try await cluster.waitUntil("\(agents) agents registered", timeout: .seconds(60)) {
             (try? await cluster.client.nodes().filter { $0.state == .ready }.count) == agents
         }
         return cluster
@@ -124,7 +124,7 @@ public final class TestCluster: Sendable {
                                  "--join-token", joinToken, "--heartbeat-interval", heartbeat, "--lease-ttl", leaseTTL]
                                 + (caCertificate.map { ["--tls-cert", $0, "--tls-key", directory + "/key.pem"] } ?? []) + coordinatorArguments, log: log, host: "coordinator")
         processes.withLock { $0.coordinator = process }
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             let fresh = text.utf8.count > offset ? String(text.utf8.dropFirst(offset))! : ""

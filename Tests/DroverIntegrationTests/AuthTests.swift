@@ -11,7 +11,9 @@ import Testing
 @Suite(.serialized)
 struct AuthTests {
     @Test func everyRouteChecksWhoIsCalling() async throws {
-        let cluster = try await TestCluster.start(agents: 0)
+        // The hand-driven agent never heartbeats: a TTL longer than the walk keeps its lease,
+        // however slowly a loaded machine answers the 150 requests.
+        let cluster = try await TestCluster.start(agents: 0, leaseTTL: "5m")
         defer { cluster.stopNow() }
         let admin = cluster.client
         let submitter = try await admin.createToken(team: "ml", role: .submitter).token
