@@ -110,21 +110,8 @@ struct CLIExitCodeTests {
         defer { cluster.stopNow() }
         _ = try await cluster.client.jobs()
         // Another process holds the database's write lock past the store's busy timeout (as FaultDrillTests drill8).
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-            c.execute('BEGIN IMMEDIATE')
-            print('locked', flush=True)
-            sys.stdin.read()
-            """, cluster.directory + "/data/drover.sqlite"]
-        let output = Pipe()
-        holder.standardOutput = output
-        holder.standardInput = Pipe()
-        try holder.run()
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
-        #expect(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+        let lock = try SQLiteWriteLock(database: cluster.dataDirectory + "/drover.sqlite")
+        defer { lock.release() }
         let refused = try await cluster.drover(["submit", "--name", "refused", "--team", "ml", "--", "true"], timeout: .seconds(180))
         #expect(refused.status == 75, "\(refused.stdout)")
         #expect(refused.stdout.contains("Retry in"), "\(refused.stdout)")

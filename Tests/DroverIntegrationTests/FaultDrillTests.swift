@@ -291,21 +291,8 @@ struct FaultDrillTests {
         #expect(try await cluster.drover(["wait", kept.id]).status == 0)
         let pid = try #require(cluster.coordinatorPID)
         // Given another process holds the database's write lock past the store's busy timeout (10 s),
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-            c.execute('BEGIN IMMEDIATE')
-            print('locked', flush=True)
-            sys.stdin.read()
-            """, cluster.directory + "/data/drover.sqlite"]
-        let output = Pipe()
-        holder.standardOutput = output
-        holder.standardInput = Pipe()
-        try holder.run()
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
-        #expect(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+        let lock = try SQLiteWriteLock(database: cluster.dataDirectory + "/drover.sqlite")
+        defer { lock.release() }
         // a submission is refused with 503 and stored nothing, and so is a read, while the coordinator stays up.
         let refused = await #expect(throws: DroverClientError.self) {
             _ = try await cluster.client.submit(.object(["name": .string("refused"), "team": .string("ml"), "command": .string("true")]))
@@ -315,8 +302,7 @@ struct FaultDrillTests {
         #expect(read?.status == 503)
         #expect(kill(pid, 0) == 0 && cluster.coordinatorPID == pid, "the coordinator process is still the same and alive")
         // When the lock is released, the coordinator reloads and serves again, with what was acknowledged.
-        kill(holder.processIdentifier, SIGKILL)
-        holder.waitUntilExit()
+        lock.release()
         try await cluster.waitUntil("the coordinator serves again", timeout: .seconds(60), every: .milliseconds(200)) {
             (try? await cluster.client.jobs()) != nil
         }
