@@ -239,48 +239,70 @@ public enum JobSpecParser {
         guard let value else { return [:] }
         guard case .object(let fields) = value else { throw SpecError(field: "env", "expected a mapping of NAME: value, got \(value.typeName)") }
         var environment: [String: String] = [:]
-        for (key, item) in fields {
-            let field = "env.\(key)"
-            guard let first = key.first, first == "_" || (first.isASCII && first.isLetter),
-                  key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
-                throw SpecError(field: field, "is not a valid variable name (letters, digits and '_', not starting with a digit)")
-            }
-            if key.hasPrefix("DROVER_") { throw SpecError(field: field, "DROVER_* variables are set by the agent and cannot be given") }
-            var item = item
-            if case .object(let secret) = item {
-                // `KEY: {value: "…", secret: true}` marks a secret.
-                if let unknown = secret.keys.filter({ !["value", "secret"].contains($0) }).sorted().first {
-                    throw SpecError(field: "\(field).\(unknown)", "unknown field; a variable is a value or {value, secret}")
-                }
-                guard let value = secret["value"] else { throw SpecError(field: "\(field).value", "is required") }
-                switch secret["secret"] {
-                case nil, .bool(false)?: break
-                case .bool(true)?: secretKeys.insert(key)
-                case let other?: throw SpecError(field: "\(field).secret", "expected true or false, got \(other.typeName)")
-                }
-                item = value
-            }
-            switch item {
-            case .string(let text): environment[key] = text
-            case .number(let n): environment[key] = n == n.rounded() && abs(n) < 9e15 ? String(Int64(n)) : String(n)
-            case .bool(let b): environment[key] = b ? "true" : "false"
-            default: throw SpecError(field: field, "expected a string, got \(item.typeName)")
-            }
-            if environment[key]!.utf8.contains(0) { throw SpecError(field: field, "must not contain a NUL byte") }
+        // Every variable's mistake at once, in name order.
+        var errors = SpecErrorCollector()
+        for (key, item) in fields.sorted(by: { $0.key < $1.key }) {
+            let text = errors.check(or: nil) { () throws(SpecError) -> String? in try parseVariable(key, item, secretKeys: &secretKeys) }
+            if let text { environment[key] = text }
         }
+        try errors.throwIfAny()
         return environment
     }
+
+    /// One `env` entry: a value, or `{value, secret}` (then `key` joins `secretKeys`).
+    private static func parseVariable(_ key: String, _ item: JSONValue, secretKeys: inout Set<String>) throws(SpecError) -> String {
+        let field = "env.\(key)"
+        guard let first = key.first, first == "_" || (first.isASCII && first.isLetter),
+              key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw SpecError(field: field, "is not a valid variable name (letters, digits and '_', not starting with a digit)")
+        }
+        if key.hasPrefix("DROVER_") { throw SpecError(field: field, "DROVER_* variables are set by the agent and cannot be given") }
+        var item = item
+        if case .object(let secret) = item {
+            // `KEY: {value: "…", secret: true}` marks a secret.
+            if let unknown = secret.keys.filter({ !["value", "secret"].contains($0) }).sorted().first {
+                throw SpecError(field: "\(field).\(unknown)", "unknown field; a variable is a value or {value, secret}")
+            }
+            guard let value = secret["value"] else { throw SpecError(field: "\(field).value", "is required") }
+            switch secret["secret"] {
+            case nil, .bool(false)?: break
+            case .bool(true)?: secretKeys.insert(key)
+            case let other?: throw SpecError(field: "\(field).secret", "expected true or false, got \(other.typeName)")
+            }
+            item = value
+        }
+        let text: String
+        switch item {
+        case .string(let string): text = string
+        case .number(let n): text = n == n.rounded() && abs(n) < 9e15 ? String(Int64(n)) : String(n)
+        case .bool(let b): text = b ? "true" : "false"
+        default: throw SpecError(field: field, "expected a string, got \(item.typeName)")
+        }
+        if text.utf8.contains(0) { throw SpecError(field: field, "must not contain a NUL byte") }
+        return text
+    }
+
 
     static func parseResources(_ value: JSONValue?) throws(SpecError) -> Resources {
         var resources = JobSpec.defaultResources
         guard let value else { return resources }
         guard case .object(let fields) = value else { throw SpecError(field: "resources", "expected a mapping with cpu, memory, gpu, got \(value.typeName)") }
-        if let unknown = fields.keys.filter({ !["cpu", "memory", "gpu"].contains($0) }).sorted().first {
-            throw SpecError(field: "resources.\(unknown)", "unknown field; known fields are cpu, memory, gpu")
+        // Every mistake in the mapping at once, as at the top level.
+        var errors = SpecErrorCollector()
+        let known = ["cpu", "gpu", "memory"]
+        for unknown in fields.keys.filter({ !known.contains($0) }).sorted() {
+            errors.add(SpecError(field: "resources.\(unknown)", unknownFieldMessage(unknown, known: known)))
         }
-        if let cpu = fields["cpu"] { resources.millicores = try parseCPU(cpu, field: "resources.cpu") }
-        if let memory = fields["memory"] { resources.memoryBytes = try parseSize(memory, field: "resources.memory") }
-        if let gpu = fields["gpu"] { resources.gpus = try int(gpu, field: "resources.gpu", range: 0...1024) }
+        if let cpu = fields["cpu"] {
+            resources.millicores = errors.check(or: resources.millicores) { () throws(SpecError) in try parseCPU(cpu, field: "resources.cpu") }
+        }
+        if let memory = fields["memory"] {
+            resources.memoryBytes = errors.check(or: resources.memoryBytes) { () throws(SpecError) in try parseSize(memory, field: "resources.memory") }
+        }
+        if let gpu = fields["gpu"] {
+            resources.gpus = errors.check(or: resources.gpus) { () throws(SpecError) in try int(gpu, field: "resources.gpu", range: 0...1024) }
+        }
+        try errors.throwIfAny()
         return resources
     }
 

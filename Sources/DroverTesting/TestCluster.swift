@@ -167,6 +167,15 @@ public final class TestCluster: Sendable {
         processes.withLock { $0.agents[name] = process }
     }
 
+    /// Starts `argv` (a whole command line, not only `drover` arguments) as the agent `name`:
+    /// for an agent started through a wrapper, such as `chroot` into another root. Its output
+    /// goes to `DIRECTORY/NAME.log`; `signalAgent` and `stopNow` reach it as any agent.
+    public func startAgentProcess(name: String, argv: [String]) throws {
+        let process = try RunningProcess.spawn(ProcessLaunch(argv: argv, environment: ProcessInfo.processInfo.environment,
+                                                             workingDirectory: directory, outputPath: directory + "/\(name).log"))
+        processes.withLock { $0.agents[name] = process }
+    }
+
     /// Sends `signal` to the coordinator process (SIGKILL for a crash) and waits for it to exit if it is fatal.
     public func signalCoordinator(_ signal: Int32) async {
         guard let process = processes.withLock({ $0.coordinator }) else { return }

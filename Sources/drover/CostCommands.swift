@@ -71,10 +71,14 @@ struct CostCommand: AsyncParsableCommand {
         func run() async throws {
             let rows = try await client.api().ledger(attempt: attempt, team: team, after: after, limit: limit)
             if output == .json { return try Output.printJSON(rows) }
-            print(Output.table(["ID", "ATTEMPT", "TEAM", "JOB", "NODE", "RESOURCE", "QUANTITY", "RATE", "AMOUNT", "FROM", "TO", "NOTE"], rows.map { r in
-                [r.id, r.attemptId, r.team, r.jobId, r.nodeId, r.resource.rawValue, "\(r.quantity)", "\(r.rate)", "\(r.amount)", Output.time(r.from), Output.time(r.to),
-                 r.reverses.map { "reverses \($0): \(r.note ?? "")" } ?? ""]
-            }))
+            // Rates and amounts exact (to the micro-unit the ledger keeps), decimals lined up.
+            let rates = Output.moneyColumn(rows.map(\.rate), maxPlaces: 6)
+            let amounts = Output.moneyColumn(rows.map(\.amount), maxPlaces: 6)
+            print(Output.table(["ID", "ATTEMPT", "TEAM", "JOB", "NODE", "RESOURCE", "QUANTITY", "RATE", "AMOUNT", "FROM", "TO", "NOTE"], rows.indices.map { i in
+                let r = rows[i]
+                return [r.id, r.attemptId, r.team, r.jobId, r.nodeId, r.resource.rawValue, "\(r.quantity)", rates[i], amounts[i], Output.time(r.from), Output.time(r.to),
+                        r.reverses.map { "reverses \($0): \(r.note ?? "")" } ?? ""]
+            }, rightAligned: [0, 1, 3, 6, 7, 8]))
         }
     }
 
@@ -99,17 +103,21 @@ struct CostCommand: AsyncParsableCommand {
         let keyHeader = report.by.uppercased()
         let named = report.by == "job" || report.by == "node"
         var header = [keyHeader] + (named ? ["NAME"] : []) + (report.by == "job" ? ["TEAM"] : [])
+        let firstAmount = header.count
         header += ["SUCCEEDED", "WASTED", "RUNNING", "TOTAL", "ATTEMPTS"]
-        func row(_ l: CostLineView) -> [String] {
-            [l.key] + (named ? [l.name ?? "-"] : []) + (report.by == "job" ? [l.team ?? "-"] : [])
-                + [Output.money(l.succeeded), Output.money(l.wasted), Output.money(l.running), Output.money(l.total), String(l.attempts)]
+        let lines = report.lines + [report.total]
+        // Each amount column with one number of decimals, the total row included.
+        let amounts = [\CostLineView.succeeded, \.wasted, \.running, \.total].map { column in Output.moneyColumn(lines.map { $0[keyPath: column] }) }
+        var rows = lines.indices.map { i in
+            let l = lines[i]
+            return [l.key] + (named ? [l.name ?? "-"] : []) + (report.by == "job" ? [l.team ?? "-"] : [])
+                + amounts.map { $0[i] } + [String(l.attempts)]
         }
-        var total = row(report.total)
-        total[0] = "TOTAL"
+        rows[rows.count - 1][0] = "TOTAL"
         let window = WireTime.parse(report.since) == 0 ? "everything booked up to \(Output.time(report.until))"
             : "booked \(Output.time(report.since)) to \(Output.time(report.until))"
         return "Cost in \(report.currency), \(window)\n"
-            + Output.table(header, report.lines.map(row) + [total])
+            + Output.table(header, rows, rightAligned: Set(firstAmount..<header.count).union(report.by == "job" ? [0] : []))
     }
 
     /// Exact amounts, one line per group, with a header; fields are quoted when needed.
@@ -146,8 +154,9 @@ struct AlertsCommand: AsyncParsableCommand {
     func run() async throws {
         let alerts = try await client.api().alerts(team: team, limit: limit)
         if output == .json { return try Output.printJSON(alerts) }
-        print(Output.table(["AT", "TEAM", "LEVEL", "SPENT", "BUDGET", "MESSAGE"], alerts.map {
-            [Output.time($0.at), $0.team, $0.level.rawValue, Output.money($0.spent), Output.money($0.budget), $0.message]
-        }))
+        let spent = Output.moneyColumn(alerts.map(\.spent)), budgets = Output.moneyColumn(alerts.map(\.budget))
+        print(Output.table(["AT", "TEAM", "LEVEL", "SPENT", "BUDGET", "MESSAGE"], alerts.indices.map { i in
+            [Output.time(alerts[i].at), alerts[i].team, alerts[i].level.rawValue, spent[i], budgets[i], alerts[i].message]
+        }, rightAligned: [3, 4]))
     }
 }

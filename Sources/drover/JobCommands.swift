@@ -63,7 +63,8 @@ struct SubmitCommand: AsyncParsableCommand {
         if dryRun {
             let estimate = try await api.estimate(spec)
             if output == .json { try Output.printJSON(estimate) } else { print(Self.describe(estimate)) }
-            if !estimate.admitted { throw ExitCode(1) }
+            // As the submit itself would end: a budget that does not admit the job is a refusal (402).
+            if !estimate.admitted { throw ExitCode(CLIExitStatus.refused.rawValue) }
             return
         }
         // One key for every try: a retry after a lost answer finds the job the first try made.
@@ -209,11 +210,12 @@ struct JobCommand: AsyncParsableCommand {
                 print("\nAttempts (\(attempts.count)):")
                 let shown = attempts.count > 50 ? Array(attempts.suffix(50)) : attempts
                 if shown.count < attempts.count { print("  (last 50; --output json has all)") }
-                print(Output.table(["TASK", "ATTEMPT", "NODE", "OUTCOME", "EXIT", "STARTED", "ENDED", "PEAK RSS", "COST", "PROGRESS"], shown.map { a in
+                let costs = Output.moneyColumn(shown.map(\.cost))
+                print(Output.table(["TASK", "ATTEMPT", "NODE", "OUTCOME", "EXIT", "STARTED", "ENDED", "PEAK RSS", "COST", "PROGRESS"], zip(shown, costs).map { a, cost in
                     [String(a.task), String(a.attempt), a.node, a.outcome.rawValue, a.exitCode.map(String.init) ?? a.signal.map { "sig \($0)" } ?? "-",
-                     Output.time(a.startedAt), Output.time(a.endedAt), a.peakRssBytes.map(Quantity.formatSize) ?? "-", Output.money(a.cost),
+                     Output.time(a.startedAt), Output.time(a.endedAt), a.peakRssBytes.map(Quantity.formatSize) ?? "-", cost,
                      Output.progress(a.progress) ?? ""]
-                }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+                }, rightAligned: [0, 1, 4, 7, 8]).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             }
             if let events = job.events, !events.isEmpty {
                 print("\nEvents (\(events.count) of \(job.eventsTotal ?? events.count)):")

@@ -12,11 +12,13 @@ enum JobList {
 
     /// The table, elapsed times counted to `now` (Unix milliseconds) for jobs not ended.
     static func table(_ jobs: [JobView], now: Int64) -> String {
-        Output.table(header, jobs.map { row($0, now: now) }, rightAligned: numericColumns)
+        let costs = Output.moneyColumn(jobs.map(\.cost))
+        return Output.table(header, zip(jobs, costs).map { row($0, cost: $1, now: now) }, rightAligned: numericColumns)
     }
 
-    static func row(_ job: JobView, now: Int64) -> [String] {
-        [job.id, job.name, job.team, job.submittedBy, job.state.rawValue, tasks(job.tasks), elapsed(job, now: now), Output.money(job.cost),
+    /// One job's row, its cost already formatted with the column's decimals.
+    static func row(_ job: JobView, cost: String, now: Int64) -> [String] {
+        [job.id, job.name, job.team, job.submittedBy, job.state.rawValue, tasks(job.tasks), elapsed(job, now: now), cost,
          truncate(reason(job), to: reasonWidth)]
     }
 

@@ -56,7 +56,10 @@ struct JobWatcher {
         return WaitDisplay.failureReport(job, attempt: attempt, lastLines: WaitDisplay.lastLines(tail.bytes, fromMidLine: tail.offset > 0))
     }
 
+    /// Writes to stderr, after what was printed to stdout before it (buffered when stdout is a
+    /// file or pipe), so `drover demo > out.txt 2>&1` keeps the order things happened in.
     private func write(_ text: String) {
+        flushStandardOutput()
         FileHandle.standardError.write(Data(text.utf8))
     }
 

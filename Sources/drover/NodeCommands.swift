@@ -26,7 +26,7 @@ struct NodesCommand: AsyncParsableCommand {
              n.taskIsolation?.rawValue ?? "-",
              n.prices.map { "\($0.cpuHour)/\($0.memoryGiBHour)/\($0.gpuHour)" } ?? "-", Output.time(n.lastHeartbeat),
              n.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
-        }))
+        }, rightAligned: [5]))
     }
 }
 

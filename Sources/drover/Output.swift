@@ -39,6 +39,18 @@ enum Output {
         Money.format(Money.micros(value), minPlaces: 2, maxPlaces: 4)
     }
 
+    /// A column of amounts with one number of decimals, the fewest (at least `minPlaces`, at most
+    /// `maxPlaces`) that shows every amount as `money` would: `0.0001` and `0.00` become
+    /// `0.0001` and `0.0000`, so the decimal points line up when right-aligned.
+    static func moneyColumn(_ values: [Decimal], minPlaces: Int = 2, maxPlaces: Int = 4) -> [String] {
+        let micros = values.map(Money.micros)
+        let places = micros.reduce(minPlaces) { places, amount in
+            let text = Money.format(amount, minPlaces: minPlaces, maxPlaces: maxPlaces)
+            return max(places, text.firstIndex(of: ".").map { text.distance(from: $0, to: text.endIndex) - 1 } ?? 0)
+        }
+        return micros.map { Money.format($0, places: places) }
+    }
+
     static func resources(_ r: ResourcesView) -> String {
         "cpu \(Quantity.formatCPU(Int64((r.cpu * 1000).rounded()))), mem \(Quantity.formatSize(r.memory)), gpu \(r.gpu)"
     }

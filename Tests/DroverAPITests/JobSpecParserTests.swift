@@ -241,6 +241,20 @@ let minimal = """
         #expect(error?.description.split(separator: "\n").count == 3)
     }
 
+    @Test func everyErrorInsideResourcesAndEnvIsReportedTogether() {
+        let error = #expect(throws: SpecError.self) {
+            try JobSpecParser.parse(yaml: """
+                name: j
+                team: ml
+                command: ["true"]
+                resources: {cpu: many, memory: lots, gpus: 1}
+                env: {"1BAD": x, GOOD: ok, DROVER_X: y, LIST: [1]}
+                """)
+        }
+        #expect(error?.all.map(\.field) == ["env.1BAD", "env.DROVER_X", "env.LIST", "resources.gpus", "resources.cpu", "resources.memory"])
+        #expect(error?.all.first { $0.field == "resources.gpus" }?.message.contains("did you mean 'gpu'?") == true, "\(String(describing: error))")
+    }
+
     @Test func aFieldNothingLikeAKnownOneListsTheKnownFields() {
         let error = #expect(throws: SpecError.self) { try JobSpecParser.parse(yaml: minimal + "\nzzzzzz: 1") }
         #expect(error?.message.hasPrefix("unknown field; known fields are ") == true)

@@ -47,6 +47,21 @@ struct CLIExitCodeTests {
         #expect(help.stdout.contains("Exit codes:") && help.stdout.contains("77  refused"), "\(help.stdout)")
     }
 
+    @Test func aDryRunTheBudgetWouldRefuseExitsAsTheSubmitWould() async throws {
+        // One core-hour at 3600: 10 s of one core estimates 10 USD, over a 0.01 budget.
+        let cluster = try await TestCluster.start(agents: 1, agentArguments: ["--price-cpu-hour", "3600"])
+        defer { cluster.stopNow() }
+        let set = try await cluster.drover(["quota", "set", "ml", "--budget", "0.01/day"])
+        #expect(set.status == 0, "\(set.stderr)")
+        let arguments = ["--name", "probe", "--team", "ml", "--cpu", "1", "--memory", "64MiB", "--expected-duration", "10s", "--", "true"]
+        let dryRun = try await cluster.drover(["submit", "--dry-run"] + arguments)
+        #expect(dryRun.status == 77, "\(dryRun.stdout)")
+        #expect(dryRun.stdout.contains("Admitted:  no"), "\(dryRun.stdout)")
+        #expect(try await cluster.client.jobs().isEmpty, "a dry run submits nothing")
+        let submit = try await cluster.drover(["submit"] + arguments)
+        #expect(submit.status == 77, "the submit it stands for is refused the same way: \(submit.stdout)")
+    }
+
     @Test func anInvalidSpecNamesEveryErrorAtOnce() async throws {
         let cluster = try await TestCluster.start(agents: 0)
         defer { cluster.stopNow() }
