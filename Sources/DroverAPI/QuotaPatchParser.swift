@@ -12,7 +12,7 @@ extension JobSpecParser {
         if let unknown = fields.keys.filter({ !known.contains($0) }).sorted().first {
             throw SpecError(field: unknown, unknownFieldMessage(unknown, known: known))
         }
-        func change<V>(_ field: String, _ parse: (JSONValue) throws(SpecError) -> V) throws(SpecError) -> QuotaPatch.Change<V> {
+        func change<V: Hashable & Sendable>(_ field: String, _ parse: (JSONValue) throws(SpecError) -> V) throws(SpecError) -> QuotaPatch.Change<V> {
             switch fields[field] {
             case nil: .keep
             case .null?: .clear

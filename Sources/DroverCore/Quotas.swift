@@ -159,7 +159,7 @@ public struct QuotaPatch: Hashable, Sendable {
     /// `quota` with this patch's changes. Throws when it changes a budget the team does not
     /// have without giving its amount and period.
     public func applied(to quota: Quota, team: String) throws(ClusterError) -> Quota {
-        func apply<V>(_ change: Change<V>, to value: V?) -> V? {
+        func apply<V: Hashable & Sendable>(_ change: Change<V>, to value: V?) -> V? {
             switch change {
             case .keep: value
             case .set(let new): new

@@ -177,10 +177,10 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func whatIsAdmittedNeverAddsUpToMoreThanTheBudget(seed: UInt64) throws {
-        // Given a 20.00 daily budget, from 23:00, and random streams of submits, leases,
+        // Given a 30.00 daily budget, from 30 s before midnight, and random streams of submits, leases,
         // bookings, reports (each task ends by its expected duration) and cancels,
-        let start = Timestamp.startOf(day: CivilDate(parsing: "2026-11-27")!.daysSinceEpoch).adding(milliseconds: -3_600_000)
-        var (h, node) = harness(budget: Budget(amountMicros: 20_000_000, period: .day), at: start)
+        let start = Timestamp.startOf(day: CivilDate(parsing: "2026-11-27")!.daysSinceEpoch).adding(milliseconds: -30_000)
+        var (h, node) = harness(budget: Budget(amountMicros: 30_000_000, period: .day), at: start)
         h.register("m", cpu: 8_000, memory: 64 << 30, prices: Prices(cpuHourMicros: price("1800")))
         var random = SplitMix64(seed: seed)
         var admitted = 0, refused = 0

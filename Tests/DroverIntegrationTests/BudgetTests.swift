@@ -82,7 +82,8 @@ struct BudgetTests {
         let job = try await cluster.client.submit(Self.job("long", seconds: nil, command: "exec sleep 30", tasks: 4))
         try await cluster.waitUntil("the budget stops the job", timeout: .seconds(30)) {
             let alerts = try await cluster.client.alerts(team: "ml")
-            return alerts.contains { $0.level == .exhausted } && (try await cluster.client.jobSummary(job.id)).tasks.running == 0
+            let view = try await cluster.client.jobSummary(job.id)
+            return alerts.contains { $0.level == .exhausted } && view.tasks.running == 0
         }
         // then the team overspends by at most one booking interval of its running rate.
         let spent = try #require(try await cluster.client.cost(by: "team").lines.first { $0.key == "ml" }).total
