@@ -14,6 +14,10 @@ public struct BudgetView: Codable, Hashable, Sendable {
     public var hardStop: Bool
     public var spent: Decimal
     public var remaining: Decimal
+    /// What the team's admitted jobs still reserve: their estimates less what they have booked.
+    public var reserved: Decimal?
+    /// What a new job may be admitted for: `remaining` less `reserved`.
+    public var available: Decimal?
     /// First day of the current period and of the next (`2026-11-01`).
     public var periodStart: String
     public var resets: String

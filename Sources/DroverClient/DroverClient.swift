@@ -133,6 +133,16 @@ public struct DroverClient: Sendable {
         try await send(.PUT, "/v1/quotas/\(Self.escape(team))", body: quota)
     }
 
+    /// Changes the fields of a team's quota that `patch` gives (admin); `null` clears one.
+    public func patchQuota(team: String, _ patch: JSONValue) async throws -> QuotaView {
+        try await send(.PATCH, "/v1/quotas/\(Self.escape(team))", body: patch)
+    }
+
+    /// One team's quota, use and budget.
+    public func quota(team: String) async throws -> QuotaView {
+        try await send(.GET, "/v1/quotas/\(Self.escape(team))")
+    }
+
     public func quotas() async throws -> [QuotaView] {
         try await send(.GET, "/v1/quotas")
     }

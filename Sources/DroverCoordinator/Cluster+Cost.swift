@@ -60,9 +60,12 @@ extension Cluster {
     }
 
     static func view(of status: BudgetStatus, currency: String) -> BudgetView {
-        BudgetView(amount: money(status.budget.amountMicros), period: status.budget.period, softPercent: status.budget.softPercent,
-                   hardStop: status.budget.hardStop, spent: money(status.spentMicros), remaining: money(status.remainingMicros),
-                   periodStart: status.periodStart.description, resets: status.resets.description, currency: currency)
+        var view = BudgetView(amount: money(status.budget.amountMicros), period: status.budget.period, softPercent: status.budget.softPercent,
+                              hardStop: status.budget.hardStop, spent: money(status.spentMicros), remaining: money(status.remainingMicros),
+                              periodStart: status.periodStart.description, resets: status.resets.description, currency: currency)
+        view.reserved = money(status.reservedMicros)
+        view.available = money(status.availableMicros)
+        return view
     }
 
     static func view(of alert: BudgetAlert) -> AlertView {

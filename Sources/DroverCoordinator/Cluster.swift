@@ -279,6 +279,11 @@ public final class Cluster: Sendable {
         try await mutate { state, now throws(ClusterError) in state.setQuota(quota, for: team, by: actor, now: now) }
     }
 
+    /// Applied under the lock, to the quota in force then: two patches never lose each other's fields.
+    func patchQuota(_ patch: QuotaPatch, team: String, by actor: String) async throws {
+        try await mutate { state, now throws(ClusterError) in try state.patchQuota(patch, for: team, by: actor, now: now) }
+    }
+
     /// Creates a team token; returns its record and the secret, which is not stored.
     func createToken(role: TokenRole, team: String?, by actor: String) async throws -> (TokenRecord, String) {
         let secret = TokenHash.generate(prefix: role == .admin ? "dra_" : "drt_")

@@ -74,9 +74,9 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
         CoordinatorSetting("reserveAfter", flag: "reserve-after", default: "5m", "Reserve a node for a team's first job in line passed over this long; off disables") { input, c throws(ConfigurationError) in
             c.reserveAfter = try input.text() == "off" ? nil : try input.duration(example: "5m, or off")
         },
-        CoordinatorSetting("placement", flag: "placement", default: "pack", "pack (fill partly used nodes first) or spread (least loaded waiting node first)") { input, c throws(ConfigurationError) in
+        CoordinatorSetting("placement", flag: "placement", default: "pack", "pack (fill partly used nodes first), spread (least loaded waiting node first) or cheapest (lowest rate for the task's resources, then pack)") { input, c throws(ConfigurationError) in
             let text = try input.text()
-            guard let strategy = PlacementStrategy(rawValue: text) else { throw input.fail("'\(text)' is not pack or spread") }
+            guard let strategy = PlacementStrategy(rawValue: text) else { throw input.fail("'\(text)' is not pack, spread or cheapest") }
             c.placement = strategy
         },
         CoordinatorSetting("storeOutageLimit", flag: "store-outage-limit", default: "5m", "How long to answer 503 while the store refuses writes before exiting with an error") { input, c throws(ConfigurationError) in

@@ -83,6 +83,8 @@ struct Routes {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
         v1.put("quotas/:team", use: setQuota)
+        v1.patch("quotas/:team", use: patchQuota)
+        v1.get("quotas/:team", use: showQuota)
         v1.get("quotas", use: listQuotas)
         v1.post("tokens", use: createToken)
         v1.get("tokens", use: listTokens)
@@ -251,6 +253,26 @@ struct Routes {
         try JobSpecParser.checkIdentifier(team, field: "team", maxLength: 63)
         let quota = try JobSpecParser.parseQuota(try await decode(JSONValue.self, from: request, context: context))
         try await cluster.setQuota(quota, team: team, by: context.principal!.actor)
+        return try json(cluster.queries.quotas(team: team)[0])
+    }
+
+    /// A merge patch: only the fields given change (`JobSpecParser.parseQuotaPatch`).
+    @Sendable func patchQuota(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireAdmin(context)
+        let team = try context.parameters.require("team")
+        try JobSpecParser.checkIdentifier(team, field: "team", maxLength: 63)
+        let patch = try JobSpecParser.parseQuotaPatch(try await decode(JSONValue.self, from: request, context: context))
+        try await cluster.patchQuota(patch, team: team, by: context.principal!.actor)
+        return try json(cluster.queries.quotas(team: team)[0])
+    }
+
+    @Sendable func showQuota(_ request: Request, context: DroverRequestContext) async throws -> Response {
+        try requireUser(context)
+        let team = try context.parameters.require("team")
+        try JobSpecParser.checkIdentifier(team, field: "team", maxLength: 63)
+        if case .team(let own, _, _) = context.principal!, own != team {
+            throw APIError.forbidden("a team token reads its own team's quota only (\(own)); ask an admin for team \(team)'s")
+        }
         return try json(cluster.queries.quotas(team: team)[0])
     }
 

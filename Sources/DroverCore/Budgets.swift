@@ -142,9 +142,13 @@ public struct BudgetAlert: Hashable, Sendable {
 public struct BudgetStatus: Hashable, Sendable {
     public var budget: Budget
     public var spentMicros: Int64
+    /// What the team's admitted jobs still reserve of it: their estimates less what they booked.
+    public var reservedMicros: Int64 = 0
     public var periodStart: CivilDate
     /// First day of the next period: when the budget resets.
     public var resets: CivilDate
     public var remainingMicros: Int64 { budget.amountMicros - spentMicros }
+    /// What a new job may still be admitted for: the remainder less the reservations.
+    public var availableMicros: Int64 { remainingMicros - reservedMicros }
     public var exhausted: Bool { spentMicros >= budget.amountMicros }
 }

@@ -170,6 +170,7 @@ extension ClusterState {
         var requeued: String? = nil
         if case .retry(_, let why) = decision { requeued = why }
         settleLiveState(of: job.record.id, requeued: requeued, now: now, into: &mutations)
+        settleReservation(of: job.record.id)
         if checkBudget, booked != 0 { enforceBudget(team: job.record.spec.team, now: now, random: &random, into: &mutations) }
     }
 }

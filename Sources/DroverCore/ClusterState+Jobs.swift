@@ -22,16 +22,21 @@ extension ClusterState {
             }
             return Transition((first.record, true))
         }
-        try checkAdmission(spec, now: now)
+        let reserved = try checkAdmission(spec, now: now)
         let record = JobRecord(id: JobID(queue.lastJobID + 1), spec: spec, submittedAt: now, submittedBy: actor, idempotencyKey: idempotencyKey)
-        queue.add(JobRuntime(record: record, waitingSince: now))
+        var runtime = JobRuntime(record: record, waitingSince: now)
+        runtime.estimateMicros = reserved
+        queue.add(runtime)
+        settleReservation(of: record.id)
         let event = Event(subject: "job/\(record.id)", job: record.id, at: now, from: nil, to: JobState.queued.rawValue,
                           reason: "submitted \(spec.kind.rawValue) job '\(spec.name)' with \(spec.taskCount) task(s)", actor: actor)
         return Transition((record, false), mutations: [.putJob(record), .appendEvent(event)], effects: Effects(wake: WakeRule.everyPoll))
     }
 
-    /// The checks of ``submit(_:by:now:)``, without submitting: throws why the job would be refused.
-    public func checkAdmission(_ spec: JobSpec, now: Timestamp) throws(ClusterError) {
+    /// The checks of ``submit(_:by:now:)``, without submitting: throws why the job would be
+    /// refused; returns the estimate it would reserve against its team's budget, if any.
+    @discardableResult
+    public func checkAdmission(_ spec: JobSpec, now: Timestamp) throws(ClusterError) -> Int64? {
         if !pool.nodes.isEmpty {
             let candidates = pool.nodes.values.filter { node in spec.constraints.allSatisfy { $0.matches(node.record.labels) } }
             if candidates.isEmpty {
@@ -45,10 +50,7 @@ extension ClusterState {
         if !quota(of: spec.team).admits(spec.resources) {
             throw .unschedulable("a task needing \(spec.resources) can never fit team \(spec.team)'s quota (\(Self.describe(quota(of: spec.team))))")
         }
-        // The estimate looks at every node: only worth it when the team has a budget.
-        if quota(of: spec.team).budget != nil, let refusal = budgetRefusal(team: spec.team, estimate: estimate(spec, now: now)) {
-            throw .overBudget(refusal)
-        }
+        return try budgetAdmission(spec, now: now)
     }
 
     /// Cancels a job: queued shards are cancelled at once, running attempts are asked to stop
@@ -95,6 +97,7 @@ extension ClusterState {
         job.releaseTaskRowsIfFinished()
         queue.jobs[id] = job
         queue.removePending(id)
+        settleReservation(of: id)
         mutations.append(.putJob(job.record))
         mutations.append(.appendEvent(Event(subject: "job/\(id)", job: id, at: now, from: old.rawValue, to: state.rawValue, reason: reason, actor: actor)))
     }

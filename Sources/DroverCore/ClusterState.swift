@@ -94,6 +94,7 @@ public struct ClusterState: Sendable {
         // attempt gets a full orphan age from now to appear in its agent's heartbeats.
         pool.noteAnswered(activeAttempts.map(\.id), now: now)
         pool.lastAttemptID = lastAttemptID
+        reestimateLiveJobs(now: now)
     }
 
     // MARK: - Reading the parts

@@ -13,6 +13,11 @@ extension ClusterState {
         public internal(set) var costMicros: Int64 = 0
         /// The part of `costMicros` spent on attempts that ended other than succeeded.
         public internal(set) var wastedMicros: Int64 = 0
+        /// The estimate reserved against its team's budget at admission (re-estimated after a
+        /// restart); nil when nothing is reserved: no budget, or unbounded under a hard stop.
+        public internal(set) var estimateMicros: Int64?
+        /// What it reserves now: `estimateMicros` less `costMicros` while it can still spend.
+        public internal(set) var reservedMicros: Int64 = 0
         /// Since when the job has waited without a lease (its submission or its last lease; after
         /// a restart, the restart). Not persisted.
         public internal(set) var waitingSince = Timestamp(milliseconds: 0)

@@ -84,6 +84,7 @@ extension ClusterState {
         if total != 0 {
             queue.jobs[attempt.task.job]?.costMicros += total
             accounting.addSpend(total, team: team, day: now.day)
+            settleReservation(of: attempt.task.job)
         }
         return total
     }
@@ -95,7 +96,10 @@ extension ClusterState {
         let running = pool.activeAttempts.count
         var mutations: [Mutation] = []
         var grown: Set<String> = []
-        let due = pool.activeAttempts.values.filter { ($0.meter.map { now.milliseconds(since: $0.bookedUntil) } ?? 0) >= intervalMilliseconds }
+        let reachingHardStop = attemptsReachingHardStop(now: now)
+        let due = pool.activeAttempts.values.filter {
+            ($0.meter.map { now.milliseconds(since: $0.bookedUntil) } ?? 0) >= intervalMilliseconds || reachingHardStop.contains($0.id)
+        }
         for var attempt in due.sorted(by: { $0.id < $1.id }) {
             if book(&attempt, until: now, into: &mutations) != 0, let team = queue.jobs[attempt.task.job]?.record.spec.team { grown.insert(team) }
             pool.activeAttempts[attempt.id] = attempt
@@ -103,6 +107,27 @@ extension ClusterState {
         }
         for team in grown.sorted() { enforceBudget(team: team, now: now, random: &random, into: &mutations) }
         return Transition(mutations: mutations, effects: Effects(wake: pool.activeAttempts.count < running ? WakeRule.everyPoll : .none))
+    }
+
+    /// Running attempts of teams with a hard-stop budget that their spend plus what these
+    /// attempts accrued since their last booking reaches: booked at once rather than at their
+    /// next interval, so a hard stop comes within one reaper tick (at most one booking interval)
+    /// of the moment the budget is spent.
+    func attemptsReachingHardStop(now: Timestamp) -> Set<AttemptID> {
+        guard teams.defaultQuota.budget?.hardStop == true || teams.quotas.values.contains(where: { $0.budget?.hardStop == true }) else { return [] }
+        var accrued: [String: (micros: Int64, attempts: [AttemptID])] = [:]
+        for attempt in pool.activeAttempts.values {
+            guard let meter = attempt.meter, let team = queue.jobs[attempt.task.job]?.record.spec.team,
+                  teams.quota(of: team).budget?.hardStop == true else { continue }
+            accrued[team, default: (0, [])].micros += meter.prices.cost(of: attempt.allocation, milliseconds: now.milliseconds(since: meter.bookedUntil))
+            accrued[team]!.attempts.append(attempt.id)
+        }
+        var reaching: Set<AttemptID> = []
+        for (team, running) in accrued {
+            guard let status = budgetStatus(of: team, now: now), status.spentMicros + running.micros >= status.budget.amountMicros else { continue }
+            reaching.formUnion(running.attempts)
+        }
+        return reaching
     }
 
     /// Changes the rates of a node from `now` on. Running attempts are booked up to now at the
@@ -159,7 +184,7 @@ extension ClusterState {
         guard let status = budgetStatus(of: team, now: now) else { return }
         let period = status.periodStart.daysSinceEpoch
         func raise(_ level: BudgetAlert.Level, _ message: String) {
-            guard accounting.noteAlert(team: team, level: level, periodStartDay: period) else { return }
+            guard accounting.noteAlert(team: team, level: level, periodStartDay: period, budgetMicros: status.budget.amountMicros) else { return }
             mutations.append(.appendAlert(BudgetAlert(team: team, level: level, at: now, periodStartDay: period, spentMicros: status.spentMicros,
                                                       budgetMicros: status.budget.amountMicros, message: message)))
             mutations.append(.appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "budget \(level.rawValue)",
@@ -177,46 +202,6 @@ extension ClusterState {
             endAttempt(id, outcome: .preempted, report: nil, reason: "team \(team)'s budget is exhausted (hard stop)", actor: "coordinator",
                        now: now, random: &random, into: &mutations, requeueFree: true, checkBudget: false)
         }
-    }
-
-    // MARK: - Estimates and admission
-
-    /// What `spec` would cost: each task's resources at the cheapest rate of a node that could
-    /// run it, for `expectedDuration` or else `timeout`, times the task count.
-    public func estimate(_ spec: JobSpec, now: Timestamp) -> CostEstimate {
-        let budget = budgetStatus(of: spec.team, now: now)
-        guard let duration = spec.expectedDurationMilliseconds ?? spec.timeoutMilliseconds else {
-            return CostEstimate(basis: "no estimate: the job gives neither expectedDuration nor timeout", budget: budget)
-        }
-        let candidates = pool.nodes.values.filter { node in
-            node.record.state != .down && spec.resources.fits(in: node.record.capacity)
-                && spec.constraints.allSatisfy { $0.matches(node.record.labels) }
-        }
-        let priced = candidates.map { (node: $0.record, cost: $0.record.prices.cost(of: spec.resources, milliseconds: duration)) }
-        guard let cheapest = priced.min(by: { ($0.cost, $0.node.id) < ($1.cost, $1.node.id) }) else {
-            return CostEstimate(durationMilliseconds: duration, basis: "no estimate: no node could run the job's tasks", budget: budget)
-        }
-        let total = Int64(clamping: Int128(cheapest.cost) * Int128(spec.taskCount))
-        let which = spec.expectedDurationMilliseconds != nil ? "expectedDuration" : "timeout"
-        return CostEstimate(
-            totalMicros: total, perTaskMicros: cheapest.cost, durationMilliseconds: duration,
-            basis: "\(spec.taskCount) task(s) × \(spec.resources) × \(Quantity.formatDuration(duration)) (\(which)) at the rates of \(cheapest.node.name), the cheapest node that can run it",
-            budget: budget)
-    }
-
-    /// Why the team's budget refuses a job with this estimate, or nil if it admits it: the budget
-    /// is spent, or the estimate is larger than what is left of it.
-    public func budgetRefusal(team: String, estimate: CostEstimate) -> String? {
-        guard let status = estimate.budget else { return nil }
-        let left = "\(Money.format(max(0, status.remainingMicros))) \(policy.currency) left until \(status.resets)"
-        let cost = estimate.totalMicros.map { "\(Money.format($0)) \(policy.currency) (\(estimate.basis))" } ?? "unknown (\(estimate.basis))"
-        if status.exhausted {
-            return "team \(team) has exhausted its budget (\(describe(status))); \(left); this job's estimated cost is \(cost)"
-        }
-        if let total = estimate.totalMicros, total > status.remainingMicros {
-            return "this job's estimated cost \(cost) is more than what is left of team \(team)'s budget: \(left) (\(describe(status)))"
-        }
-        return nil
     }
 
     // MARK: - Corrections
@@ -249,6 +234,7 @@ extension ClusterState {
         }
         queue.jobs[entry.job]?.costMicros -= entry.amountMicros
         accounting.addSpend(-entry.amountMicros, team: entry.team, day: entry.to.day)
+        settleReservation(of: entry.job)
         mutations.append(.appendEvent(Event(subject: "attempt/\(entry.attempt)", job: entry.job, at: now, from: nil, to: "cost corrected",
                                             reason: "ledger entry \(entry.id) (\(Money.exact(entry.amountMicros)) \(policy.currency)) reversed by entry \(reversal.id): \(reason)",
                                             actor: actor)))

@@ -122,7 +122,7 @@ extension ClusterState {
         public var free: Resources { record.capacity - allocated }
         /// The node as placement sees it.
         public var placementCandidate: PlacementCandidate {
-            PlacementCandidate(node: record.id, capacity: record.capacity, free: free, labels: record.labels)
+            PlacementCandidate(node: record.id, capacity: record.capacity, free: free, labels: record.labels, prices: record.prices)
         }
     }
 }

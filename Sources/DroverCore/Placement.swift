@@ -6,20 +6,25 @@ public enum PlacementStrategy: String, Sendable, CaseIterable, Codable {
     /// Worst fit: the node left with the most free, so that tasks share nodes as little as
     /// possible (fewer neighbours, less lost when one node dies).
     case spread
+    /// Lowest price: the node whose rates make the task cheapest per hour; among nodes equally
+    /// cheap, pack.
+    case cheapest
 }
 
-/// A node as placement sees it: what it has, what is free, and what it is called.
+/// A node as placement sees it: what it has, what is free, its rates, and what it is called.
 public struct PlacementCandidate: Sendable, Equatable {
     public var node: NodeID
     public var capacity: Resources
     public var free: Resources
     public var labels: [String: String]
+    public var prices: Prices
 
-    public init(node: NodeID, capacity: Resources, free: Resources, labels: [String: String]) {
+    public init(node: NodeID, capacity: Resources, free: Resources, labels: [String: String], prices: Prices = Prices()) {
         self.node = node
         self.capacity = capacity
         self.free = free
         self.labels = labels
+        self.prices = prices
     }
 }
 
@@ -49,13 +54,23 @@ public enum Placement {
         return count == 0 ? 0 : sum / count
     }
 
+    /// What an hour of `resources` costs on `candidate`, in micro-units: what cheapest compares.
+    public static func hourlyCost(of resources: Resources, on candidate: PlacementCandidate) -> Int64 {
+        candidate.prices.cost(of: resources, milliseconds: 3_600_000)
+    }
+
     /// Whether `a` is a better home than `b` for `resources` under `strategy`; ties go to the
     /// lower node id, so every node that asks reaches the same answer.
     public static func isBetter(_ a: PlacementCandidate, than b: PlacementCandidate, for resources: Resources,
                                 strategy: PlacementStrategy) -> Bool {
+        if strategy == .cheapest {
+            let costA = hourlyCost(of: resources, on: a)
+            let costB = hourlyCost(of: resources, on: b)
+            if costA != costB { return costA < costB }
+        }
         let shareA = freeShareAfter(placing: resources, on: a)
         let shareB = freeShareAfter(placing: resources, on: b)
-        if shareA != shareB { return strategy == .pack ? shareA < shareB : shareA > shareB }
+        if shareA != shareB { return strategy == .spread ? shareA > shareB : shareA < shareB }
         return a.node.rawValue < b.node.rawValue
     }
 

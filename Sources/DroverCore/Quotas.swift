@@ -102,13 +102,23 @@ extension ClusterState {
     }
 
     /// Sets a team's quota (admin). Wakes every poll: a raised quota may let queued work run.
+    /// A budget that comes or goes re-estimates the team's live jobs, so that what they reserve
+    /// is what a restart would derive.
     public mutating func setQuota(_ quota: Quota, for team: String, by actor: String, now: Timestamp) -> Transition<Void> {
+        let hadBudget = teams.quota(of: team).budget != nil
         teams.quotas[team] = quota
+        if hadBudget != (quota.budget != nil) { reestimateLiveJobs(of: team, now: now) }
         return Transition(mutations: [
             .putQuota(team: team, quota),
             .appendEvent(Event(subject: "team/\(team)", job: nil, at: now, from: nil, to: "quota set",
                                reason: "quota set: \(Self.describe(quota))", actor: actor))],
             effects: Effects(wake: WakeRule.everyPoll))
+    }
+
+    /// Changes the fields of a team's quota that `patch` names (admin), starting from the quota
+    /// in force (its own, or the cluster default); see ``setQuota(_:for:by:now:)``.
+    public mutating func patchQuota(_ patch: QuotaPatch, for team: String, by actor: String, now: Timestamp) throws(ClusterError) -> Transition<Void> {
+        setQuota(try patch.applied(to: quota(of: team), team: team), for: team, by: actor, now: now)
     }
 
     static func describe(_ quota: Quota) -> String {
@@ -122,5 +132,76 @@ extension ClusterState {
             parts.append("budget \(Money.format(budget.amountMicros))/\(budget.period.rawValue) (alert at \(budget.softPercent) %\(budget.hardStop ? ", hard stop" : ""))")
         }
         return parts.joined(separator: ", ")
+    }
+}
+
+/// A change to some fields of a quota (`PATCH /v1/quotas/{team}`, `drover quota set`): a field
+/// not named keeps its value, so changing a limit never drops the budget.
+public struct QuotaPatch: Hashable, Sendable {
+    /// What happens to one field.
+    public enum Change<Value: Hashable & Sendable>: Hashable, Sendable {
+        case keep, set(Value), clear
+    }
+
+    public var millicores: Change<Int64> = .keep
+    public var memoryBytes: Change<Int64> = .keep
+    public var gpus: Change<Int> = .keep
+    public var runningTasks: Change<Int> = .keep
+    /// Cleared: back to 1.
+    public var weight: Change<Double> = .keep
+    public var budget: Change<BudgetPatch> = .keep
+
+    public init() {}
+
+    /// The field names a patch may clear, as the wire and the CLI's `--unset` spell them.
+    public static let fieldNames = ["cpu", "memory", "gpu", "running", "weight", "budget"]
+
+    /// `quota` with this patch's changes. Throws when it changes a budget the team does not
+    /// have without giving its amount and period.
+    public func applied(to quota: Quota, team: String) throws(ClusterError) -> Quota {
+        func apply<V: Hashable & Sendable>(_ change: Change<V>, to value: V?) -> V? {
+            switch change {
+            case .keep: value
+            case .set(let new): new
+            case .clear: nil
+            }
+        }
+        var result = quota
+        result.millicores = apply(millicores, to: quota.millicores)
+        result.memoryBytes = apply(memoryBytes, to: quota.memoryBytes)
+        result.gpus = apply(gpus, to: quota.gpus)
+        result.runningTasks = apply(runningTasks, to: quota.runningTasks)
+        result.weight = apply(weight, to: quota.weight) ?? 1
+        switch budget {
+        case .keep: break
+        case .clear: result.budget = nil
+        case .set(let change): result.budget = try change.applied(to: quota.budget, team: team)
+        }
+        return result
+    }
+}
+
+/// A change to some fields of a budget; nil keeps the field.
+public struct BudgetPatch: Hashable, Sendable {
+    public var amountMicros: Int64?
+    public var period: BudgetPeriod?
+    public var softPercent: Int?
+    public var hardStop: Bool?
+
+    public init(amountMicros: Int64? = nil, period: BudgetPeriod? = nil, softPercent: Int? = nil, hardStop: Bool? = nil) {
+        (self.amountMicros, self.period, self.softPercent, self.hardStop) = (amountMicros, period, softPercent, hardStop)
+    }
+
+    /// `budget` with these changes; without a budget, amount and period are needed.
+    public func applied(to budget: Budget?, team: String) throws(ClusterError) -> Budget {
+        guard let amount = amountMicros ?? budget?.amountMicros, let period = period ?? budget?.period else {
+            throw .conflict("team \(team) has no budget to change; give its amount and period, e.g. `drover quota set \(team) --budget 500/month`")
+        }
+        var result = budget ?? Budget(amountMicros: amount, period: period)
+        result.amountMicros = amount
+        result.period = period
+        result.softPercent = softPercent ?? result.softPercent
+        result.hardStop = hardStop ?? result.hardStop
+        return result
     }
 }

@@ -51,7 +51,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var costInterval: String?
     @Option(help: "Reserve a node for a team's first job in line once it has been passed over this long, e.g. 5m (default 5m; 'off' disables).")
     var reserveAfter: String?
-    @Option(help: "Where tasks go when several waiting nodes could take them: pack (fill partly used nodes first, keeping whole nodes free; default) or spread.")
+    @Option(help: "Where tasks go when several waiting nodes could take them: pack (fill partly used nodes first, keeping whole nodes free; default), spread, or cheapest (lowest rate for the task's resources, then pack).")
     var placement: String?
     @Option(help: "How long to keep answering 503 while the store refuses writes before exiting with an error, e.g. 5m (default 5m).")
     var storeOutageLimit: String?

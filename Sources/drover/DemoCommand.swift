@@ -84,6 +84,12 @@ struct DemoCommand: AsyncParsableCommand {
         print("Drover demo: a coordinator at \(url) and 3 agents (demo-node-1..3, 2 cores each) in this process, data in \(root)\n")
         let data = root + "/data"
         var jobs: [JobView] = []
+        // A budget admits only jobs it can price, at the rates of nodes that have registered.
+        let registered = ContinuousClock.now
+        while try await client.nodes().count < 3 {
+            guard ContinuousClock.now - registered < .seconds(30) else { throw CLIError("the demo's agents did not register within 30 s", status: .failure) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         _ = try await client.setQuota(team: "forecasting", .object(["budget": .string("5/day")]))
         print("Team forecasting may spend 5 USD a day (`drover quota set forecasting --budget 5/day`).\n")
         for (step, file) in [("1/2 Training a demand-forecasting model (12 epochs, checkpoint each epoch)", "demo-train.yaml"),

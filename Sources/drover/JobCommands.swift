@@ -136,7 +136,8 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         lines.append("Basis:     \(e.basis)")
         if let b = e.budget {
-            lines.append("Budget:    \(Output.money(b.spent)) of \(Output.money(b.amount)) \(b.currency) per \(b.period) spent, \(Output.money(b.remaining)) left until \(b.resets)")
+            let reserved = b.reserved.map { ", \(Output.money($0)) of it reserved by admitted jobs" } ?? ""
+            lines.append("Budget:    \(Output.money(b.spent)) of \(Output.money(b.amount)) \(b.currency) per \(b.period) spent, \(Output.money(b.remaining)) left until \(b.resets)\(reserved)")
         } else {
             lines.append("Budget:    none for team \(e.team)")
         }

@@ -159,22 +159,27 @@ struct TokenCommand: AsyncParsableCommand {
 }
 
 struct QuotaCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "quota", abstract: "Set and list team quotas.",
+    static let configuration = CommandConfiguration(commandName: "quota", abstract: "Set, show and list team quotas.",
                                                     discussion: """
             EXAMPLES:
               drover quota set research --gpu 8 --budget 500/month
+              drover quota show research
               drover quota list
             """,
-                                                    subcommands: [Set.self, List.self])
+                                                    subcommands: [Set.self, Show.self, List.self])
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Set what a team may hold at once (admin); an omitted limit is unlimited.",
+            abstract: "Change what a team may hold at once and spend (admin); only the fields given change.",
             discussion: """
+            A team without its own quota starts from the cluster default. --unset clears fields: a
+            limit becomes unlimited, the weight 1, the budget none.
+
             EXAMPLES:
               drover quota set research --cpu 64 --memory 256GiB --gpu 8
               drover quota set ml --running 100 --weight 2
               drover quota set ml --budget 500/month --budget-soft 90 --budget-hard-stop
+              drover quota set ml --unset cpu,budget
             """)
         @OptionGroup var client: ClientOptions
         @Argument(help: "The team, e.g. research.") var team: String
@@ -188,29 +193,80 @@ struct QuotaCommand: AsyncParsableCommand {
         var budget: String?
         @Option(help: ArgumentHelp("Percent of the budget at which an alert is raised, 1 to 100, e.g. 90 (default 80).", valueName: "PERCENT"))
         var budgetSoft: Int?
-        @Flag(help: "At 100 % of the budget also stop running attempts (requeued), not only new leases.") var budgetHardStop = false
+        @Flag(inversion: .prefixedNo, help: "At 100 % of the budget also stop running attempts (requeued), not only new leases.")
+        var budgetHardStop: Bool?
+        @Option(help: ArgumentHelp("Fields to clear, comma-separated: \(QuotaPatch.fieldNames.joined(separator: ", ")).", valueName: "FIELDS"))
+        var unset: String?
         @Option(help: "table or json.") var output: OutputFormat = .table
 
         func run() async throws {
+            let view = try await client.api().patchQuota(team: team, .object(try patch()))
+            if output == .json { return try Output.printJSON(view) }
+            print(QuotaCommand.table([view]))
+        }
+
+        /// The merge patch of the flags given: a value per field set, null per field unset.
+        func patch() throws -> [String: JSONValue] {
             var fields: [String: JSONValue] = [:]
             if let cpu { fields["cpu"] = Double(cpu).map(JSONValue.number) ?? .string(cpu) }
             if let memory { fields["memory"] = .string(memory) }
             if let gpu { fields["gpu"] = .number(Double(gpu)) }
             if let running { fields["running"] = .number(Double(running)) }
             if let weight { fields["weight"] = .number(weight) }
+            var budgetFields: [String: JSONValue] = [:]
             if let budget {
                 let parts = budget.split(separator: "/", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { throw CLIError("--budget: expected AMOUNT/PERIOD such as 500/month, got '\(budget)'") }
-                var object: [String: JSONValue] = ["amount": .string(parts[0]), "period": .string(parts[1])]
-                if let budgetSoft { object["softPercent"] = .number(Double(budgetSoft)) }
-                if budgetHardStop { object["hardStop"] = .bool(true) }
-                fields["budget"] = .object(object)
-            } else if budgetSoft != nil || budgetHardStop {
-                throw CLIError("--budget-soft and --budget-hard-stop go with --budget AMOUNT/PERIOD")
+                budgetFields = ["amount": .string(parts[0]), "period": .string(parts[1])]
             }
-            let view = try await client.api().setQuota(team: team, .object(fields))
+            if let budgetSoft { budgetFields["softPercent"] = .number(Double(budgetSoft)) }
+            if let budgetHardStop { budgetFields["hardStop"] = .bool(budgetHardStop) }
+            if !budgetFields.isEmpty { fields["budget"] = .object(budgetFields) }
+            for name in try Self.fieldsToUnset(unset) {
+                guard fields[name] == nil else { throw CLIError("--unset \(name) clears the field that another flag sets; give one of them") }
+                fields[name] = .null
+            }
+            guard !fields.isEmpty else {
+                throw CLIError("nothing to change: give a limit (e.g. --cpu 64), a budget (--budget 500/month) or --unset FIELDS")
+            }
+            return fields
+        }
+
+        /// The names in `--unset a,b`, each one of ``QuotaPatch/fieldNames``.
+        static func fieldsToUnset(_ list: String?) throws -> [String] {
+            guard let list else { return [] }
+            let names = list.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            for name in names where !QuotaPatch.fieldNames.contains(name) {
+                throw CLIError("--unset: '\(name)' is not a quota field; the fields are \(QuotaPatch.fieldNames.joined(separator: ", "))")
+            }
+            return names
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One team's limits, what it holds and queues, and its budget.", discussion: """
+            EXAMPLES:
+              drover quota show research
+              drover quota show research --output json
+            """)
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The team, e.g. research.") var team: String
+        @Option(help: "table or json.") var output: OutputFormat = .table
+
+        func run() async throws {
+            let view = try await client.api().quota(team: team)
             if output == .json { return try Output.printJSON(view) }
             print(QuotaCommand.table([view]))
+            if let budget = view.budget {
+                let c = budget.currency
+                print("""
+
+                    Budget:    \(Output.money(budget.amount)) \(c) per \(budget.period) (alert at \(budget.softPercent) %\(budget.hardStop ? ", hard stop" : ""))
+                    Spent:     \(Output.money(budget.spent)) \(c) since \(budget.periodStart); resets \(budget.resets)
+                    Reserved:  \(Output.money(budget.reserved ?? 0)) \(c) by admitted jobs not yet spent
+                    Available: \(Output.money(budget.available ?? budget.remaining)) \(c) for new jobs
+                    """)
+            }
         }
     }
 

@@ -44,7 +44,7 @@ import Testing
         #expect(throws: ConfigurationError("--lease-ttl: 'soon' is not a duration such as 20s")) {
             try CoordinatorConfiguration.resolve(flags: ["lease-ttl": "soon"], environment: [:])
         }
-        #expect(throws: ConfigurationError("DROVER_PLACEMENT: 'random' is not pack or spread")) {
+        #expect(throws: ConfigurationError("DROVER_PLACEMENT: 'random' is not pack, spread or cheapest")) {
             try CoordinatorConfiguration.resolve(flags: [:], environment: ["DROVER_PLACEMENT": "random"])
         }
         #expect(throws: ConfigurationError("c.yaml: currency: 'euro' is not a three-letter ISO 4217 code such as USD or EUR")) {

@@ -17,10 +17,11 @@ import Testing
 
     @Test func alertsAndReversalsAreNotedOnce() {
         var books = Accounting()
-        let first = books.noteAlert(team: "ml", level: .soft, periodStartDay: 1)
-        let again = books.noteAlert(team: "ml", level: .soft, periodStartDay: 1)
-        let nextPeriod = books.noteAlert(team: "ml", level: .soft, periodStartDay: 2)
-        #expect(first && !again && nextPeriod)
+        let first = books.noteAlert(team: "ml", level: .soft, periodStartDay: 1, budgetMicros: 100)
+        let again = books.noteAlert(team: "ml", level: .soft, periodStartDay: 1, budgetMicros: 100)
+        let nextPeriod = books.noteAlert(team: "ml", level: .soft, periodStartDay: 2, budgetMicros: 100)
+        let raisedBudget = books.noteAlert(team: "ml", level: .soft, periodStartDay: 2, budgetMicros: 200)
+        #expect(first && !again && nextPeriod && raisedBudget)
         let reversed = books.noteReversal(of: 3)
         let reversedAgain = books.noteReversal(of: 3)
         #expect(reversed && !reversedAgain)

@@ -187,7 +187,9 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
         // Given team ml with 0.100 per day and two one-core tasks running (0.002 per second together),
         var (h, node) = harness(budget: Budget(amountMicros: 100_000, period: .day))
         h.mutations += h.state.setQuota(Quota(runningTasks: 2, budget: Budget(amountMicros: 100_000, period: .day)), for: "ml", by: "admin", now: h.now).mutations
-        try h.submit(makeSpec(team: "ml", kind: .batch, tasks: 10, cpu: 1000, memory: 0))
+        var first = makeSpec(team: "ml", kind: .batch, tasks: 10, cpu: 1000, memory: 0)
+        first.expectedDurationMilliseconds = 5_000 // estimated 0.050: admitted (its tasks then run longer)
+        try h.submit(first)
         #expect(h.lease(node, limit: 2).count == 2)
         try h.submit(makeSpec(team: "other", kind: .batch, tasks: 10, cpu: 1000, memory: 0))
         // when 40 s are booked (0.080, 80 %), one soft alert is raised and leasing goes on;
@@ -237,20 +239,22 @@ func price(_ text: String) -> Int64 { Money.parseMicros(text)! }
         h.register("cheap", cpu: 8000, memory: 64 << 30, prices: Prices(cpuHourMicros: price("1.8")))
         var spec = makeSpec(team: "ml", kind: .batch, tasks: 10, cpu: 2000, memory: 0)
         spec.timeoutMilliseconds = 3_600_000
-        // 10 tasks × 2 cores × 1 h at the cheaper node's 1.8 = 36.00 > 1.00.
+        // 10 tasks × 2 cores × 1 h at the dearer node's 3.6 (a task may land on either) = 72.00 > 1.00.
         let estimate = h.state.estimate(spec, now: h.now)
-        #expect(estimate.totalMicros == 36_000_000 && estimate.perTaskMicros == 3_600_000)
-        #expect(estimate.basis.contains("cheap"))
+        #expect(estimate.totalMicros == 72_000_000 && estimate.perTaskMicros == 7_200_000)
+        #expect(estimate.basis.contains("rates of n, the most expensive") && estimate.basis.contains("36.00 USD if every task ran on cheap"), "\(estimate.basis)")
         let refusal = try #require(h.state.budgetRefusal(team: "ml", estimate: estimate))
-        #expect(refusal.contains("36.00 USD") && refusal.contains("1.00 USD left until 2026-12-01"), "\(refusal)")
-        spec.expectedDurationMilliseconds = 60_000 // 10 × 2 × 1 min × 1.8/h = 0.60
+        #expect(refusal.contains("72.00 USD") && refusal.contains("1.00 USD left until 2026-12-01"), "\(refusal)")
+        spec.expectedDurationMilliseconds = 30_000 // 10 × 2 × 30 s × 3.6/h = 0.60
         #expect(h.state.estimate(spec, now: h.now).totalMicros == 600_000)
         #expect(h.state.budgetRefusal(team: "ml", estimate: h.state.estimate(spec, now: h.now)) == nil)
-        // Without any duration there is no estimate, and a budget with money left admits the job.
+        // Without any duration there is no estimate, and a budget without a hard stop refuses the
+        // job, saying how to bound it.
         spec.expectedDurationMilliseconds = nil
         spec.timeoutMilliseconds = nil
         #expect(h.state.estimate(spec, now: h.now).totalMicros == nil)
-        #expect(h.state.budgetRefusal(team: "ml", estimate: h.state.estimate(spec, now: h.now)) == nil)
+        let unbounded = try #require(h.state.budgetRefusal(team: "ml", estimate: h.state.estimate(spec, now: h.now)))
+        #expect(unbounded.contains("cannot be bounded") && unbounded.contains("--timeout") && unbounded.contains("expectedDuration"), "\(unbounded)")
     }
 }
 
