@@ -1,3 +1,4 @@
+import DroverAPI
 import DroverCore
 import DroverTesting
 import Foundation
@@ -18,13 +19,14 @@ import Testing
         // constraints match no node, and a job that needs the whole node,
         var state = ClusterState()
         var random = SplitMix64(seed: 1)
+        // (a job no registered node could take is refused at submit: this one came before the node)
+        _ = try state.submit(spec("elsewhere", team: "ml", constraints: [Constraint(key: "zone", op: .equal, value: "us")]), by: "a", now: now)
         let node = state.register(name: "n1", capacity: Resources(millicores: 2000, memoryBytes: 1 << 30, gpus: 0), gpuIndices: [],
                                   labels: ["zone": "eu"], prices: Prices(cpuHourMicros: 3_600_000), tokenHash: "h", now: now, random: &random).value
         _ = state.setQuota(Quota(runningTasks: 1), for: "capped", by: "admin", now: now)
         _ = try state.submit(spec("capped", team: "capped", tasks: 3), by: "a", now: now)
         _ = try state.submit(spec("broke", team: "broke"), by: "a", now: now)
         _ = state.setQuota(Quota(budget: Budget(amountMicros: 0, period: .month)), for: "broke", by: "admin", now: now)
-        _ = try state.submit(spec("elsewhere", team: "ml", constraints: [Constraint(key: "zone", op: .equal, value: "us")]), by: "a", now: now)
         _ = try state.submit(spec("wide", team: "ml", tasks: 1, cpu: 2000), by: "a", now: now)
         // when the node leases what it can (one task of `capped`, which the quota then holds back),
         let leased = state.lease(node: node.id, limit: 10, now: now).value
