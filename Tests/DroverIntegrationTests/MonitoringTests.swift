@@ -124,6 +124,21 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "needs curl"))
+    func theMetricsListenerServesHTTPSWithTheGeneratedCABeyondLoopback() async throws {
+        // Given the API on loopback (plain HTTP) and the metrics listener on every interface,
+        let cluster = try await TestCluster.start(agents: 0, coordinatorArguments: ["--metrics-listen", "0.0.0.0:0"])
+        defer { cluster.stopNow() }
+        // it serves HTTPS with a certificate of the coordinator's own CA, which names the loopback address too,
+        let url = try Self.metricsURL(of: cluster)
+        #expect(url.hasPrefix("https://"), "\(url)")
+        let local = url.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
+        let page = try Self.run("/usr/bin/curl", ["-sS", "--fail", "--cacert", cluster.dataDirectory + "/tls/ca.pem", local])
+        #expect(page.status == 0 && page.output.contains("drover_store_available 1.0"), "\(page.output)")
+        // and nothing in clear.
+        #expect(try Self.run("/usr/bin/curl", ["-sS", "--fail", local.replacingOccurrences(of: "https://", with: "http://")]).status != 0)
+    }
+
     @Test(.enabled(if: promtool != nil, "needs promtool: scripts/setup installs Debian's prometheus package, which has it"))
     func thePrometheusConfigAndAlertRulesPassPromtool() throws {
         let rules = try Self.run(Self.promtool!, ["check", "rules", Self.root + "/cluster/prometheus/alerts.yml"])
@@ -165,7 +180,7 @@ import Testing
     /// The open metrics listener's URL, from the line the coordinator printed at start.
     static func metricsURL(of cluster: TestCluster) throws -> String {
         let log = try String(contentsOfFile: cluster.directory + "/coordinator.log", encoding: .utf8)
-        guard let match = log.firstMatch(of: /serves metrics at (http:\/\/[0-9.]+:[0-9]+\/metrics)/) else {
+        guard let match = log.firstMatch(of: /serves metrics at (https?:\/\/[0-9.]+:[0-9]+\/metrics)/) else {
             throw TestClusterError("the coordinator printed no metrics address:\n\(log)")
         }
         return String(match.1)
