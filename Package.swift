@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure domain: values, state machines, scheduling, retry decisions. No I/O.
@@ -72,6 +74,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // HTTPParserError: malformed framing is the client's fault (400), not ours.
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // GET /metrics: a per-coordinator registry rendered in Prometheus text format.
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swift6,
             // docs/openapi.json, the one copy of the HTTP contract, becomes `OpenAPIDocument.json` at build time.
@@ -92,6 +97,8 @@ let package = Package(
             dependencies: [
                 "DroverAPI", "DroverClient", "DroverCoordinator", "DroverAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The one MetricsSystem.bootstrap (Hummingbird's HTTP metrics) happens in `drover coordinator`.
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -46,10 +46,15 @@ struct PollReleaser: Service {
 /// - Parameters:
 ///   - clock: the state's timestamps; by default the system clock read once and moved on by
 ///     `monotonic` (``SteadyWallClock``), so a step of the system clock changes no duration.
+///   - metrics: where `/metrics` series live; the `drover` executable passes the one whose
+///     registry it bootstrapped swift-metrics with (Hummingbird's HTTP metrics).
 ///   - onListening: called with the bound address once the server accepts connections.
+///   - onMetricsListening: the same for the `--metrics-listen` listener, if there is one.
 public func buildCoordinator(
     configuration: CoordinatorConfiguration, store providedStore: (any Store)? = nil, clock providedClock: (any WallClock)? = nil,
-    monotonic: any MonotonicClock = ContinuousClock(), logger: Logger, onListening: @escaping @Sendable (Listening) async -> Void = { _ in }
+    monotonic: any MonotonicClock = ContinuousClock(), metrics: CoordinatorMetrics = CoordinatorMetrics(), logger: Logger,
+    onListening: @escaping @Sendable (Listening) async -> Void = { _ in },
+    onMetricsListening: @escaping @Sendable (Listening) async -> Void = { _ in }
 ) async throws -> Coordinator {
     let clock = providedClock ?? SteadyWallClock(wall: SystemWallClock(), monotonic: monotonic)
     // Configurations built in code (the demo, tests) get the same checks as resolved ones.
@@ -85,24 +90,31 @@ public func buildCoordinator(
         "jobs": "\(loaded.jobs.count)", "nodes": "\(loaded.nodes.count)", "attempts.running": "\(loaded.activeAttempts.count)",
     ])
     let health = StoreHealth()
-    let journal = Journal(store: store, health: health, monotonic: monotonic, logger: logger)
+    let journal = Journal(store: store, health: health, monotonic: monotonic, metrics: metrics, logger: logger)
     let cluster = Cluster(state: state, store: store, journal: journal, health: health, clock: clock, monotonic: monotonic,
-                          configuration: configuration, secrets: secrets, logger: logger)
+                          configuration: configuration, secrets: secrets, metrics: metrics, logger: logger)
     let router = Router(context: DroverRequestContext.self)
     router.add(middleware: ProblemMiddleware<DroverRequestContext>(logger: logger))
+    router.add(middleware: MetricsMiddleware<DroverRequestContext>())
     let transport = Transport(configuration)
-    let (server, generated) = try serverBuilder(for: transport, configuration: configuration, logger: logger)
-    Routes(cluster: cluster, configuration: configuration, caCertificatePEM: generated?.caPEM).register(on: router)
+    let generated = try prepareGeneratedTLS(for: configuration, logger: logger)
+    let server = try serverBuilder(for: transport, host: configuration.host, port: configuration.port, generated: generated, logger: logger)
+    // The generated CA is the API's to hand out only when the API serves with it.
+    let apiCA = transport == .generatedCertificate ? generated : nil
+    Routes(cluster: cluster, configuration: configuration, caCertificatePEM: apiCA?.caPEM).register(on: router)
+    let metricsListener = try configuration.metricsListen.map { address in
+        try MetricsListener.application(cluster: cluster, address: address, generated: generated, logger: logger, onListening: onMetricsListening)
+    }
     let application = Application(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "drover"),
         services: [journal, LeaseReaper(cluster: cluster, logger: logger), RatesReloader(cluster: cluster, logger: logger),
-                   StoreRecovery(cluster: cluster, logger: logger)],
+                   StoreRecovery(cluster: cluster, logger: logger)] + (metricsListener.map { [$0 as any Service] } ?? []),
         onServerRunning: { channel in
             let address = channel.localAddress
             await onListening(Listening(host: address?.ipAddress ?? configuration.host, port: address?.port ?? configuration.port,
-                                        scheme: transport.scheme, caPin: generated?.pin))
+                                        scheme: transport.scheme, caPin: apiCA?.pin))
         },
         logger: logger)
     return Coordinator(application: application, cluster: cluster, store: store)
@@ -121,25 +133,38 @@ public struct Listening: Sendable {
     public var url: String { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
 }
 
-/// The HTTP/1 server `transport` asks for; with a generated certificate, also the CA it came from.
-private func serverBuilder(for transport: Transport, configuration: CoordinatorConfiguration,
-                           logger: Logger) throws -> (HTTPServerBuilder, GeneratedTLS.Prepared?) {
+/// The server certificate from the coordinator's own CA, if a listener (the API's or the
+/// metrics one) serves with it: one certificate naming both listeners' addresses.
+private func prepareGeneratedTLS(for configuration: CoordinatorConfiguration, logger: Logger) throws -> GeneratedTLS.Prepared? {
+    let hosts = ([configuration.host] + (configuration.metricsListen.map { [$0.host] } ?? []))
+        .filter { Transport(configuration, host: $0) == .generatedCertificate }
+    guard !hosts.isEmpty else { return nil }
+    var names = ServerNames()
+    for host in hosts {
+        let required = ServerNames.required(listenHost: host, extra: configuration.tlsSubjectAlternativeNames,
+                                            interfaces: IPAddress.localInterfaceAddresses(), hostname: ProcessInfo.processInfo.hostName)
+        names.dnsNames.formUnion(required.dnsNames)
+        names.addresses.formUnion(required.addresses)
+    }
+    return try GeneratedTLS(dataDirectory: configuration.dataDirectory).prepare(names: names, logger: logger)
+}
+
+/// The HTTP/1 server `transport` asks for, for a listener on `host`:`port`.
+func serverBuilder(for transport: Transport, host: String, port: Int, generated: GeneratedTLS.Prepared?, logger: Logger) throws -> HTTPServerBuilder {
     switch transport {
     case .loopbackHTTP:
-        return (.http1(), nil)
+        return .http1()
     case .insecureHTTP:
         logger.warning("""
-            INSECURE: serving plain HTTP on \(configuration.host):\(configuration.port) (--insecure-http): every bearer token and \
+            INSECURE: serving plain HTTP on \(host):\(port) (--insecure-http): every bearer token and \
             job crosses the network in clear; listen on 127.0.0.1, or drop --insecure-http to serve HTTPS with a generated CA
             """)
-        return (.http1(), nil)
+        return .http1()
     case .givenCertificate(let certificate, let key):
-        return (try tlsServer(certificate: certificate, key: key), nil)
+        return try tlsServer(certificate: certificate, key: key)
     case .generatedCertificate:
-        let names = ServerNames.required(listenHost: configuration.host, extra: configuration.tlsSubjectAlternativeNames,
-                                         interfaces: IPAddress.localInterfaceAddresses(), hostname: ProcessInfo.processInfo.hostName)
-        let prepared = try GeneratedTLS(dataDirectory: configuration.dataDirectory).prepare(names: names, logger: logger)
-        return (try tlsServer(certificate: prepared.certificatePath, key: prepared.keyPath), prepared)
+        // prepareGeneratedTLS made it for every listener that serves so.
+        return try tlsServer(certificate: generated!.certificatePath, key: generated!.keyPath)
     }
 }
 

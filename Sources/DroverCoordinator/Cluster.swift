@@ -32,11 +32,14 @@ public final class Cluster: Sendable {
     let stallDetector: StallDetector
     /// Set when the coordinator begins a graceful shutdown: held polls answer at once.
     let shuttingDown = Atomic<Bool>(false)
+    /// Counted as transitions become durable (``MetricFacts``), rendered at `/metrics`.
+    public let metrics: CoordinatorMetrics
 
     init(state: ClusterState, store: any Store, journal: Journal, health: StoreHealth = StoreHealth(), clock: any WallClock,
          monotonic: any MonotonicClock = ContinuousClock(), configuration: CoordinatorConfiguration, secrets: SecretSealer = .ephemeral(),
-         logger: Logger) {
+         metrics: CoordinatorMetrics = CoordinatorMetrics(), logger: Logger) {
         self.state = Mutex(state)
+        self.metrics = metrics
         self.secrets = secrets
         self.store = store
         self.journal = journal
@@ -56,11 +59,12 @@ public final class Cluster: Sendable {
         // While the store refuses writes memory is about to be reloaded: change nothing.
         try requireStore()
         let now = clock.now()
-        let (value, effects, ticket) = try state.withLock { state throws(ClusterError) in
+        let (value, effects, ticket, facts) = try state.withLock { state throws(ClusterError) in
             let transition = try change(&state, now)
-            return (transition.value, transition.effects, journal.append(transition.mutations))
+            return (transition.value, transition.effects, journal.append(transition.mutations), MetricFacts(transition.mutations, in: state))
         }
         try await journal.waitDurable(ticket)
+        metrics.record(facts)
         perform(effects)
         return value
     }
@@ -117,9 +121,11 @@ public final class Cluster: Sendable {
         return record
     }
 
-    /// Notes that durable leases are being answered now: the orphan check counts from here.
-    func noteAnswered(_ leases: [Lease]) {
+    /// Notes that durable leases are being answered now: the orphan check counts from here, and
+    /// the lease round trip (from `started`, the lease decision) ends here.
+    func noteAnswered(_ leases: [Lease], since started: ContinuousClock.Instant) {
         guard !leases.isEmpty else { return }
+        metrics.leaseAnswered(after: monotonic.now - started)
         let now = clock.now()
         state.withLock { $0.noteLeasesAnswered(leases.map(\.attempt.id), now: now) }
     }
@@ -135,6 +141,7 @@ public final class Cluster: Sendable {
             let snapshot = wakeups.snapshot(for: node)
             let revive = arriving
             arriving = false
+            let started = monotonic.now
             // Work this node passed over because a waiting node is a better home for it wakes that node.
             let (leased, cancels, now, superseded) = try await mutate { state, now throws(ClusterError) in
                 guard state.pool.nodes[node]?.record.tokenHash == incarnation else { return Transition(([Lease](), [AttemptID](), now, true)) }
@@ -145,7 +152,7 @@ public final class Cluster: Sendable {
                 return transition.map { _ in (leases, state.attemptsToCancel(on: node), now, false) }
             }
             let leases = try await openedForAgent(leased, of: node)
-            noteAnswered(leases)
+            noteAnswered(leases, since: started)
             if superseded || !leases.isEmpty || !cancels.isEmpty || monotonic.now >= deadline || Task.isCancelled
                 || shuttingDown.load(ordering: .relaxed) {
                 return (leases, cancels)
@@ -205,6 +212,7 @@ public final class Cluster: Sendable {
     /// leases up to that many tasks to the node in the same commit (the capacity the reports
     /// freed is the node's own), so the agent needs no poll to get its next work.
     func report(_ reports: [AttemptReport], from node: NodeID, maxLeases: Int = 0) async throws -> (judgements: [ReportJudgement], leases: [Lease]) {
+        let started = monotonic.now
         var judgements: [ReportJudgement?] = Array(repeating: nil, count: reports.count)
         // Capacity freed on this node is for this node's poll (unless the report took it
         // already); other nodes only when tasks were requeued or a team held back by its
@@ -250,7 +258,7 @@ public final class Cluster: Sendable {
             try await mutate { _, _ throws(ClusterError) in Transition(mutations: staleEvents) }
         }
         let leases = try await openedForAgent(batch.leases, of: node)
-        noteAnswered(leases)
+        noteAnswered(leases, since: started)
         return (judgements.map { $0! }, leases)
     }
 

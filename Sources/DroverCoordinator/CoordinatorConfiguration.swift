@@ -54,8 +54,18 @@ public struct CoordinatorConfiguration: Sendable {
     /// The key file (32 bytes, mode 0600) sealing secret env values in the store; nil uses
     /// `DATA/secret.key`, made on first start. Coordinators sharing a store need the same key.
     public var secretKeyFile: String?
+    /// A second listener serving only `GET /metrics`, without a token (`--metrics-listen`);
+    /// nil serves metrics on the API listener only, to admin tokens.
+    public var metricsListen: ListenAddress?
 
     public init() {}
+}
+
+/// HOST:PORT a listener binds; port 0 picks a free one.
+public struct ListenAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) { (self.host, self.port) = (host, port) }
 }
 
 extension CoordinatorConfiguration {

@@ -9,12 +9,8 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
     /// Every setting of `drover coordinator`, in the order the README's table lists them.
     public static let settings = Settings<CoordinatorConfiguration>("coordinator", [
         CoordinatorSetting("listen", flag: "listen", default: "127.0.0.1:7070", "Address to listen on, HOST:PORT; port 0 picks a free one; beyond loopback it serves HTTPS") { input, c throws(ConfigurationError) in
-            let text = try input.text()
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-                throw input.fail("'\(text)' is not HOST:PORT, e.g. 0.0.0.0:7070")
-            }
-            c.host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            c.port = port
+            let address = try CoordinatorConfiguration.listenAddress(input, example: "0.0.0.0:7070")
+            (c.host, c.port) = (address.host, address.port)
         },
         CoordinatorSetting("data", flag: "data", default: "./drover-data", "Directory of the SQLite database and generated tokens") { input, c throws(ConfigurationError) in
             c.dataDirectory = try input.path()
@@ -85,7 +81,19 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
         CoordinatorSetting("secretKeyFile", flag: "secret-key-file", default: "DATA/secret.key", "Key file (32 bytes, mode 0600) sealing secret env values in the store; DATA/secret.key is made on first start") { input, c throws(ConfigurationError) in
             c.secretKeyFile = try input.path()
         },
+        CoordinatorSetting("metricsListen", flag: "metrics-listen", default: "none", "Also serve GET /metrics without a token on HOST:PORT (TLS as for listen); without it /metrics needs an admin token") { input, c throws(ConfigurationError) in
+            c.metricsListen = try CoordinatorConfiguration.listenAddress(input, example: "127.0.0.1:9464")
+        },
     ])
+
+    /// HOST:PORT (brackets around an IPv6 host allowed), or an error naming the setting.
+    static func listenAddress(_ input: SettingInput, example: String) throws(ConfigurationError) -> ListenAddress {
+        let text = try input.text()
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw input.fail("'\(text)' is not HOST:PORT, e.g. \(example)")
+        }
+        return ListenAddress(host: String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)
+    }
 
     /// Checks what no single setting can: how settings fit together.
     public func validate() throws(ConfigurationError) {
@@ -95,6 +103,9 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
         guard (tlsCertificatePath == nil) == (tlsKeyPath == nil) else { throw ConfigurationError("TLS needs both tlsCert and tlsKey (--tls-cert and --tls-key)") }
         guard !insecureHTTP || tlsCertificatePath == nil else {
             throw ConfigurationError("--insecure-http serves plain HTTP and --tls-cert serves HTTPS: give one of them")
+        }
+        if let metrics = metricsListen, metrics.port != 0, metrics.port == port, metrics.host == host {
+            throw ConfigurationError("metricsListen (--metrics-listen \(metrics.host):\(metrics.port)) must differ from listen: give the metrics listener a port of its own")
         }
         guard adminToken.isEmpty || adminToken != joinToken else { throw ConfigurationError("the admin and join tokens must differ") }
         guard Self.isCurrencyCode(currency) else {

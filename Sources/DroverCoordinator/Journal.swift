@@ -36,11 +36,15 @@ public final class Journal: Service {
     private let health: StoreHealth
     private let monotonic: any MonotonicClock
     private let logger: Logger
+    /// Where each commit's duration and size is recorded.
+    private let metrics: CoordinatorMetrics
     private let kick: AsyncStream<Void>.Continuation
     private let kicks: AsyncStream<Void>
 
-    public init(store: any Store, health: StoreHealth = StoreHealth(), monotonic: any MonotonicClock = ContinuousClock(), logger: Logger) {
+    public init(store: any Store, health: StoreHealth = StoreHealth(), monotonic: any MonotonicClock = ContinuousClock(),
+                metrics: CoordinatorMetrics = CoordinatorMetrics(), logger: Logger) {
         self.store = store
+        self.metrics = metrics
         self.health = health
         self.monotonic = monotonic
         self.logger = logger
@@ -117,8 +121,10 @@ public final class Journal: Service {
                 return (batch, state.appendedSequence)
             }
             guard !batch.isEmpty else { return }
+            let started = monotonic.now
             do {
                 try await store.apply(batch)
+                metrics.committed(mutations: batch.count, in: monotonic.now - started)
             } catch {
                 fail(error)
                 return

@@ -65,7 +65,7 @@ struct Routes {
 
     /// Adds every route; `OpenAPIDocument` must list exactly these (a test checks it).
     func register(on router: Router<DroverRequestContext>) {
-        router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+        registerHealth(on: router)
         router.get("/v1/ca") { _, _ in try caCertificate() }
         let v1 = router.group("v1").add(middleware: StoreOutageMiddleware(cluster: cluster)).add(middleware: AuthMiddleware(cluster: cluster, adminToken: configuration.adminToken, joinToken: configuration.joinToken))
         v1.post("jobs", use: submit)

@@ -13,9 +13,14 @@ enum Transport: Equatable, Sendable {
     case generatedCertificate
 
     init(_ configuration: CoordinatorConfiguration) {
+        self.init(configuration, host: configuration.host)
+    }
+
+    /// How a listener of the coordinator on `host` serves (the API's, or `--metrics-listen`'s): the same rule for both.
+    init(_ configuration: CoordinatorConfiguration, host: String) {
         if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
             self = .givenCertificate(certificate: certificate, key: key)
-        } else if Self.isLoopback(host: configuration.host) {
+        } else if Self.isLoopback(host: host) {
             self = .loopbackHTTP
         } else {
             self = configuration.insecureHTTP ? .insecureHTTP : .generatedCertificate

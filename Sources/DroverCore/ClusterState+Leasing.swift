@@ -116,7 +116,7 @@ extension ClusterState {
         pool.activeAttempts[attemptID] = attempt
         if job.record.state == .queued {
             // Queued before its first lease, or again after a requeue: the first start is kept.
-            let reason = job.record.startedAt == nil ? "first task leased" : "task \(index) leased to \(node.record.name)"
+            let reason = job.record.startedAt == nil ? JobRuntime.firstLeaseReason : "task \(index) leased to \(node.record.name)"
             job.record.state = JobRuntime.liveState(running: job.running)
             job.record.startedAt = job.record.startedAt ?? now
             mutations.append(.appendEvent(Event(subject: "job/\(jobID)", job: jobID, at: now, from: JobState.queued.rawValue,

@@ -44,6 +44,9 @@ extension ClusterState {
             }
         }
 
+        /// The reason of the event of a job's first lease: the end of its admission wait.
+        public static let firstLeaseReason = "first task leased"
+
         /// Whether memory holds the job's task rows: while it is live, and until the last attempt
         /// of a finished job has ended. After that its rows are only in the store.
         public static func holdsTaskRows(state: JobState, running: Int) -> Bool { !state.isTerminal || running > 0 }

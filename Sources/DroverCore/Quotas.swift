@@ -101,6 +101,11 @@ extension ClusterState {
         teams.quota(of: team)
     }
 
+    /// `team`'s weighted dominant share of the ready nodes, as the lease loop weighs it (fair share).
+    public func dominantShare(of team: String) -> Double {
+        teams.dominantShare(of: team, capacity: readyCapacity)
+    }
+
     /// Sets a team's quota (admin). Wakes every poll: a raised quota may let queued work run.
     /// A budget that comes or goes re-estimates the team's live jobs, so that what they reserve
     /// is what a restart would derive.

@@ -4,6 +4,7 @@ import DroverCoordinator
 import DroverCore
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -57,18 +58,26 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var storeOutageLimit: String?
     @Option(help: "Key file sealing secret env values in the store: 32 bytes, mode 0600, the same on every coordinator (default DATA/secret.key, made on first start).")
     var secretKeyFile: String?
+    @Option(help: "Also serve GET /metrics without a token on HOST:PORT, e.g. 127.0.0.1:9464 (TLS beyond loopback, as --listen). Without it /metrics needs an admin token.")
+    var metricsListen: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
         let configuration = try resolve()
-        let coordinator = try await buildCoordinator(configuration: configuration, logger: logger) { listening in
+        // The process's one swift-metrics bootstrap: Hummingbird's HTTP metrics join the coordinator's registry.
+        let metrics = CoordinatorMetrics()
+        MetricsSystem.bootstrap(HTTPMetricNames.factory(registry: metrics.registry))
+        let coordinator = try await buildCoordinator(configuration: configuration, metrics: metrics, logger: logger, onListening: { listening in
             // Tests and scripts read these lines to find a port chosen with :0 and the CA pin.
             print("drover coordinator listening on \(listening.url)")
             for line in JoinInstructions.lines(for: listening, configuration: configuration, hostname: ProcessInfo.processInfo.hostName) {
                 print(line)
             }
             flushStandardOutput()
-        }
+        }, onMetricsListening: { listening in
+            print("drover coordinator serves metrics at \(listening.url)/metrics")
+            flushStandardOutput()
+        })
         let group = ServiceGroup(configuration: .init(services: coordinator.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -82,6 +91,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             ("tls-san", tlsSans.isEmpty ? nil : tlsSans.joined(separator: "\n")), ("insecure-http", insecureHttp ? "true" : nil), ("default-quota", defaultQuota),
             ("currency", currency), ("rates", rates), ("cost-interval", costInterval), ("reserve-after", reserveAfter),
             ("placement", placement), ("store-outage-limit", storeOutageLimit), ("secret-key-file", secretKeyFile),
+            ("metrics-listen", metricsListen),
         ]
         return try resolveSettings(CoordinatorConfiguration.self, given: given, file: config)
     }

@@ -10,6 +10,7 @@ struct Drover: AsyncParsableCommand {
         commandName: "drover",
         abstract: "A cluster for machine-learning work: training and batch-scoring jobs on many machines.",
         discussion: exitCodes,
+        version: DroverVersion.release,
         subcommands: [
             CoordinatorCommand.self, AgentCommand.self, SubmitCommand.self, JobsCommand.self, JobCommand.self, LogsCommand.self,
             WaitCommand.self, NodesCommand.self, NodeCommand.self, QuotaCommand.self, CostCommand.self, AlertsCommand.self,
