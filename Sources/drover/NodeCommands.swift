@@ -298,6 +298,6 @@ struct QuotaCommand: AsyncParsableCommand {
              v.budget.map { b in
                  "\(Output.money(b.spent))/\(Output.money(b.amount)) \(b.currency) per \(b.period)" + (b.spent >= b.amount ? " (exhausted)" : "")
              } ?? "-"]
-        })
+        }, rightAligned: [1, 2, 3, 4, 5, 6, 7])
     }
 }
