@@ -32,11 +32,14 @@ public final class Cluster: Sendable {
     let stallDetector: StallDetector
     /// Set when the coordinator begins a graceful shutdown: held polls answer at once.
     let shuttingDown = Atomic<Bool>(false)
+    /// Registered webhooks; queues their deliveries in the commit of the change that caused them.
+    let webhooks: WebhookHub
 
     init(state: ClusterState, store: any Store, journal: Journal, health: StoreHealth = StoreHealth(), clock: any WallClock,
          monotonic: any MonotonicClock = ContinuousClock(), configuration: CoordinatorConfiguration, secrets: SecretSealer = .ephemeral(),
-         logger: Logger) {
+         webhooks: [WebhookRecord] = [], logger: Logger) {
         self.state = Mutex(state)
+        self.webhooks = WebhookHub(hooks: webhooks, clock: monotonic)
         self.secrets = secrets
         self.store = store
         self.journal = journal
@@ -56,12 +59,17 @@ public final class Cluster: Sendable {
         // While the store refuses writes memory is about to be reloaded: change nothing.
         try requireStore()
         let now = clock.now()
-        let (value, effects, ticket) = try state.withLock { state throws(ClusterError) in
+        let (value, effects, ticket, queued) = try state.withLock { state throws(ClusterError) in
             let transition = try change(&state, now)
-            return (transition.value, transition.effects, journal.append(transition.mutations))
+            // The webhook outbox rows of its events commit together with it.
+            let outbox = webhooks.outbox(for: transition.mutations, in: state, now: now)
+            return (transition.value, transition.effects, journal.append(outbox.isEmpty ? transition.mutations : transition.mutations + outbox),
+                    !outbox.isEmpty)
         }
         try await journal.waitDurable(ticket)
         perform(effects)
+        if ticket > 0 { webhooks.events.wakeAll() }
+        if queued { webhooks.deliveries.wakeAll() }
         return value
     }
 
@@ -273,6 +281,7 @@ public final class Cluster: Sendable {
     func beginShutdown() {
         shuttingDown.store(true, ordering: .relaxed)
         wakeups.wakeAll()
+        webhooks.events.wakeAll() // ends the event streams
     }
 
     func setQuota(_ quota: Quota, team: String, by actor: String) async throws {

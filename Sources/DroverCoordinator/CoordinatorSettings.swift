@@ -85,6 +85,9 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
         CoordinatorSetting("secretKeyFile", flag: "secret-key-file", default: "DATA/secret.key", "Key file (32 bytes, mode 0600) sealing secret env values in the store; DATA/secret.key is made on first start") { input, c throws(ConfigurationError) in
             c.secretKeyFile = try input.path()
         },
+        CoordinatorSetting("webhookTimeout", flag: "webhook-timeout", default: "10s", "Longest one webhook try may take (answer included) before it is cut off and retried") { input, c throws(ConfigurationError) in
+            c.webhookTimeout = try input.duration(example: "10s", minimum: 100)
+        },
     ])
 
     /// Checks what no single setting can: how settings fit together.

@@ -57,6 +57,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var storeOutageLimit: String?
     @Option(help: "Key file sealing secret env values in the store: 32 bytes, mode 0600, the same on every coordinator (default DATA/secret.key, made on first start).")
     var secretKeyFile: String?
+    @Option(help: "Longest one webhook try may take, answer included, before it is cut off and retried later, e.g. 10s (default 10s).")
+    var webhookTimeout: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -82,6 +84,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             ("tls-san", tlsSans.isEmpty ? nil : tlsSans.joined(separator: "\n")), ("insecure-http", insecureHttp ? "true" : nil), ("default-quota", defaultQuota),
             ("currency", currency), ("rates", rates), ("cost-interval", costInterval), ("reserve-after", reserveAfter),
             ("placement", placement), ("store-outage-limit", storeOutageLimit), ("secret-key-file", secretKeyFile),
+            ("webhook-timeout", webhookTimeout),
         ]
         return try resolveSettings(CoordinatorConfiguration.self, given: given, file: config)
     }
