@@ -28,14 +28,14 @@ import Testing
                                                      logger: ClusterShellTests.quiet)
         try await coordinator.application.test(.router) { client in
             let cases: [(body: String, field: String, says: String)] = [
-                (#"{"url":"https://x.example/h","events":["job.sucess"]}"#, "events", "did you mean 'job.succeeded'?"),
+                (#"{"url":"https://x.example/h","events":["job.succeded"]}"#, "events", "did you mean 'job.succeeded'?"),
                 (#"{"url":"https://x.example/h","events":["gate.failed"]}"#, "events", "events are job.succeeded, job.failed"),
                 (#"{"url":"https://x.example/h","events":[]}"#, "events", "at least one event"),
                 (#"{"url":"ftp://x.example/h","events":["job.failed"]}"#, "url", "is not an http(s) URL with a host"),
                 (#"{"url":"https://x.example/h","events":["job.failed"],"evnets":["x"]}"#, "evnets", "unknown field 'evnets'"),
                 (#"{"url":"https://x.example/h","events":["job.failed"],"secret":"hunter2"}"#, "secret", "whsec_"),
-                (#"{"url":"https://x.example/h","events":["job.failed"],"team":"Bad Team!"}"#, "team", ""),
-                (#"{"events":["job.failed"]}"#, "url", ""),
+                (#"{"url":"https://x.example/h","events":["job.failed"],"team":"Bad Team!"}"#, "team", "may only contain letters"),
+                (#"{"events":["job.failed"]}"#, "url", "url"),
             ]
             for (body, field, says) in cases {
                 try await client.execute(uri: "/v1/webhooks", method: .post, headers: Self.headers("admin"), body: ByteBuffer(string: body)) { response in
