@@ -116,7 +116,8 @@ struct WebhookDispatcher: Service {
         // The whole try, answer body included, is bounded: a receiver that hangs is cut off.
         return try await withThrowingTaskGroup(of: Int?.self) { group in
             group.addTask {
-                let response = try await http.execute(prepared, timeout: .milliseconds(timeout.milliseconds))
+                // The client's own deadline is a backstop only: the race below cuts the try off.
+                let response = try await http.execute(prepared, timeout: .milliseconds(timeout.milliseconds + 5_000))
                 _ = try await response.body.collect(upTo: 1 << 16)
                 return Int(response.status.code)
             }
