@@ -112,6 +112,17 @@ final class WebhookReceiver: @unchecked Sendable {
         #expect(log.allSatisfy { $0.tries == 1 && $0.log.count == 1 && $0.log[0].status == 200 })
         let listed = try await cluster.drover(["webhook", "deliveries", hook])
         #expect(listed.status == 0 && listed.stdout.contains("delivered") && listed.stdout.contains(log[0].id), "\(listed.stdout)")
+        // Redelivered on request: the same webhook-id again, signed again.
+        let again = try await cluster.drover(["webhook", "redeliver", log[0].id])
+        #expect(again.status == 0 && again.stdout.contains("pending"), "\(again.stdout)")
+        try await cluster.waitUntil("the redelivery is received", timeout: .seconds(120)) { receiver.requests.count >= 3 }
+        #expect(receiver.requests[2].id == log[0].id && receiver.requests[2].verified)
+        let unknown = try await cluster.drover(["webhook", "redeliver", "msg_nope"])
+        #expect(unknown.status == 66 && unknown.stdout.contains("does not exist"), "\(unknown.stdout)")
+        // Listed until removed.
+        #expect(try await cluster.drover(["webhook", "list"]).stdout.contains(hook))
+        #expect(try await cluster.drover(["webhook", "remove", hook]).status == 0)
+        #expect(!(try await cluster.drover(["webhook", "list"]).stdout.contains(hook)))
     }
 
     @Test func aReceiverThatIsDownIsRetriedUntilItIsUpAndEveryTryIsLogged() async throws {
