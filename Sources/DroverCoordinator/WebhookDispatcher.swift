@@ -25,11 +25,34 @@ struct WebhookDispatcher: Service {
     /// Ids of the deliveries being tried now.
     let inFlight = InFlight()
 
+    /// The deliveries being tried, and those whose try ended since the outbox was last read:
+    /// a row read before its try was recorded must not be sent again.
     final class InFlight: Sendable {
-        private let ids = Mutex<Set<String>>([])
-        func claim(_ id: String, limit: Int) -> Bool { ids.withLock { $0.count < limit && $0.insert(id).inserted } }
-        func release(_ id: String) { _ = ids.withLock { $0.remove(id) } }
-        var count: Int { ids.withLock { $0.count } }
+        private struct State {
+            var trying: Set<String> = []
+            var endedSinceRead: Set<String> = []
+        }
+
+        private let state = Mutex(State())
+
+        /// Call before reading the outbox: tries that ended before now are in what it reads.
+        func beginRead() { state.withLock { $0.endedSinceRead = [] } }
+
+        func claim(_ id: String, limit: Int) -> Bool {
+            state.withLock { state in
+                guard state.trying.count < limit, !state.endedSinceRead.contains(id) else { return false }
+                return state.trying.insert(id).inserted
+            }
+        }
+
+        func release(_ id: String) {
+            state.withLock { state in
+                state.trying.remove(id)
+                state.endedSinceRead.insert(id)
+            }
+        }
+
+        var count: Int { state.withLock { $0.trying.count } }
     }
 
     func run() async throws {
@@ -38,6 +61,7 @@ struct WebhookDispatcher: Service {
                 let snapshot = cluster.webhooks.deliveries.snapshot(for: WebhookHub.channel)
                 var wait: Duration = .seconds(1)
                 do {
+                    inFlight.beginRead()
                     let now = cluster.clock.now()
                     for delivery in try await cluster.store.dueDeliveries(by: now, limit: concurrency * 2)
                     where inFlight.claim(delivery.id, limit: concurrency) {
@@ -113,6 +137,7 @@ struct WebhookDispatcher: Service {
         let prepared = request
         let timeout = tryTimeout
         let http = self.http
+        let monotonic = cluster.monotonic
         // The whole try, answer body included, is bounded: a receiver that hangs is cut off.
         return try await withThrowingTaskGroup(of: Int?.self) { group in
             group.addTask {
@@ -122,7 +147,7 @@ struct WebhookDispatcher: Service {
                 return Int(response.status.code)
             }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await monotonic.sleep(for: timeout)
                 return nil
             }
             defer { group.cancelAll() }
