@@ -101,6 +101,8 @@ public struct AttemptView: Codable, Hashable, Sendable {
     public var gpus: [Int]
     public var progress: JSONValue?
     public var reason: String?
+    /// The attempt's job, in webhook deliveries (`job show` nests attempts under their job).
+    public var job: String?
 
     public init(id: String, task: Int, attempt: Int, node: String, outcome: AttemptState, exitCode: Int32?, signal: Int32?, startedAt: String,
                 endedAt: String?, peakRssBytes: Int64?, cost: Decimal, gpus: [Int], progress: JSONValue?, reason: String?) {

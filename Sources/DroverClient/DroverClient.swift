@@ -240,11 +240,11 @@ public struct DroverClient: Sendable {
 
     // MARK: - Transport
 
-    private func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, timeout: TimeAmount = .seconds(30)) async throws -> Response {
+    func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, timeout: TimeAmount = .seconds(30)) async throws -> Response {
         try await send(method, path, body: Optional<JSONValue>.none, timeout: timeout)
     }
 
-    private func send<Body: Encodable, Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Body?, timeout: TimeAmount = .seconds(30),
+    func send<Body: Encodable, Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Body?, timeout: TimeAmount = .seconds(30),
                                                             headers: [(String, String)] = []) async throws -> Response {
         let data = try body.map { Array(try JSONEncoder().encode($0)) }
         let (head, responseBody) = try await raw(method, path, body: data, timeout: timeout, contentType: "application/json", headers: headers)
@@ -268,11 +268,7 @@ public struct DroverClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         }
-        let http: HTTPClient
-        switch connection {
-        case .ready(let client): http = client
-        case .pinned(let pin): http = try await HTTPClients.pinned(pin, baseURL: baseURL)
-        }
+        let http = try await httpClient()
         do {
             let response = try await http.execute(request, timeout: timeout)
             let buffer = try await response.body.collect(upTo: 64 << 20)
@@ -281,6 +277,18 @@ public struct DroverClient: Sendable {
             if error is CancellationError { throw error }
             throw DroverClientError(transportError: error, url: baseURL)
         }
+    }
+
+    /// The HTTP client requests go through (for a pinned CA, made on first use).
+    func httpClient() async throws -> HTTPClient {
+        switch connection {
+        case .ready(let client): client
+        case .pinned(let pin): try await HTTPClients.pinned(pin, baseURL: baseURL)
+        }
+    }
+
+    static func check(status: HTTPResponseStatus, body: [UInt8]) throws {
+        try check(head: Head(status: status, headers: [:]), body: body)
     }
 
     private static func check(head: Head, body: [UInt8]) throws {

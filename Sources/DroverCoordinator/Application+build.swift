@@ -92,7 +92,7 @@ public func buildCoordinator(
     let health = StoreHealth()
     let journal = Journal(store: store, health: health, monotonic: monotonic, metrics: metrics, logger: logger)
     let cluster = Cluster(state: state, store: store, journal: journal, health: health, clock: clock, monotonic: monotonic,
-                          configuration: configuration, secrets: secrets, metrics: metrics, logger: logger)
+                          configuration: configuration, secrets: secrets, metrics: metrics, webhooks: loaded.webhooks, logger: logger)
     let router = Router(context: DroverRequestContext.self)
     router.add(middleware: ProblemMiddleware<DroverRequestContext>(logger: logger))
     router.add(middleware: MetricsMiddleware<DroverRequestContext>())
@@ -110,7 +110,8 @@ public func buildCoordinator(
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "drover"),
         services: [journal, LeaseReaper(cluster: cluster, logger: logger), RatesReloader(cluster: cluster, logger: logger),
-                   StoreRecovery(cluster: cluster, logger: logger)] + (metricsListener.map { [$0 as any Service] } ?? []),
+                   StoreRecovery(cluster: cluster, logger: logger), WebhookDispatcher(cluster: cluster, logger: logger, tryTimeout: configuration.webhookTimeout)]
+                   + (metricsListener.map { [$0 as any Service] } ?? []),
         onServerRunning: { channel in
             let address = channel.localAddress
             await onListening(Listening(host: address?.ipAddress ?? configuration.host, port: address?.port ?? configuration.port,

@@ -34,12 +34,15 @@ public final class Cluster: Sendable {
     let shuttingDown = Atomic<Bool>(false)
     /// Counted as transitions become durable (``MetricFacts``), rendered at `/metrics`.
     public let metrics: CoordinatorMetrics
+    /// Registered webhooks; queues their deliveries in the commit of the change that caused them.
+    let webhooks: WebhookHub
 
     init(state: ClusterState, store: any Store, journal: Journal, health: StoreHealth = StoreHealth(), clock: any WallClock,
          monotonic: any MonotonicClock = ContinuousClock(), configuration: CoordinatorConfiguration, secrets: SecretSealer = .ephemeral(),
-         metrics: CoordinatorMetrics = CoordinatorMetrics(), logger: Logger) {
+         metrics: CoordinatorMetrics = CoordinatorMetrics(), webhooks: [WebhookRecord] = [], logger: Logger) {
         self.state = Mutex(state)
         self.metrics = metrics
+        self.webhooks = WebhookHub(hooks: webhooks, clock: monotonic)
         self.secrets = secrets
         self.store = store
         self.journal = journal
@@ -59,13 +62,18 @@ public final class Cluster: Sendable {
         // While the store refuses writes memory is about to be reloaded: change nothing.
         try requireStore()
         let now = clock.now()
-        let (value, effects, ticket, facts) = try state.withLock { state throws(ClusterError) in
+        let (value, effects, ticket, facts, queued) = try state.withLock { state throws(ClusterError) in
             let transition = try change(&state, now)
-            return (transition.value, transition.effects, journal.append(transition.mutations), MetricFacts(transition.mutations, in: state))
+            // The webhook outbox rows of its events commit together with it.
+            let outbox = webhooks.outbox(for: transition.mutations, in: state, now: now)
+            return (transition.value, transition.effects, journal.append(outbox.isEmpty ? transition.mutations : transition.mutations + outbox),
+                    MetricFacts(transition.mutations, in: state), !outbox.isEmpty)
         }
         try await journal.waitDurable(ticket)
         metrics.record(facts)
         perform(effects)
+        if ticket > 0 { webhooks.events.wakeAll() }
+        if queued { webhooks.deliveries.wakeAll() }
         return value
     }
 
@@ -281,6 +289,7 @@ public final class Cluster: Sendable {
     func beginShutdown() {
         shuttingDown.store(true, ordering: .relaxed)
         wakeups.wakeAll()
+        webhooks.events.wakeAll() // ends the event streams
     }
 
     func setQuota(_ quota: Quota, team: String, by actor: String) async throws {

@@ -51,6 +51,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// How long the coordinator waits for a store that refuses writes (answering 503 meanwhile)
     /// before it exits with an error, for a supervisor to restart it.
     public var storeOutageLimit: Duration = .seconds(300)
+    /// Longest one webhook try may take before it is cut off.
+    public var webhookTimeout: Duration = .seconds(10)
     /// The key file (32 bytes, mode 0600) sealing secret env values in the store; nil uses
     /// `DATA/secret.key`, made on first start. Coordinators sharing a store need the same key.
     public var secretKeyFile: String?

@@ -84,6 +84,9 @@ extension CoordinatorConfiguration: ResolvableConfiguration {
         CoordinatorSetting("metricsListen", flag: "metrics-listen", default: "none", "Also serve GET /metrics without a token on HOST:PORT (TLS as for listen); without it /metrics needs an admin token") { input, c throws(ConfigurationError) in
             c.metricsListen = try CoordinatorConfiguration.listenAddress(input, example: "127.0.0.1:9464")
         },
+        CoordinatorSetting("webhookTimeout", flag: "webhook-timeout", default: "10s", "Longest one webhook try may take (answer included) before it is cut off and retried") { input, c throws(ConfigurationError) in
+            c.webhookTimeout = try input.duration(example: "10s", minimum: 100)
+        },
     ])
 
     /// HOST:PORT (brackets around an IPv6 host allowed), or an error naming the setting.

@@ -97,6 +97,8 @@ struct Routes {
         v1.post("attempts/:id/logs", use: uploadLog)
         v1.post("attempts/:id/report", use: reportOne)
         registerCost(on: v1)
+        registerWebhooks(on: v1)
+        registerEvents(on: v1)
     }
 
     /// The CA's public certificate (PEM); nothing secret.

@@ -66,6 +66,7 @@ extension Cluster {
         state.withLock { state in
             // The policy in force, rate card included (a SIGHUP may have changed it since start).
             state = loaded.clusterState(now: clock.now(), policy: state.policy)
+            webhooks.replaceAll(loaded.webhooks)
             journal.resume()
         }
         health.recovered()

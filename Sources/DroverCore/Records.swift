@@ -208,4 +208,12 @@ public enum Mutation: Sendable {
     case putQuota(team: String, Quota)
     case appendLedger(LedgerEntry)
     case appendAlert(BudgetAlert)
+    /// Registers or replaces a webhook.
+    case putWebhook(WebhookRecord)
+    /// Removes a webhook; its deliveries stay in the log.
+    case removeWebhook(id: String)
+    /// Queues or updates a row of the webhook outbox.
+    case putDelivery(DeliveryRecord)
+    /// Records one try of a delivery.
+    case appendDeliveryTry(DeliveryTry)
 }

@@ -14,6 +14,11 @@ public final class InMemoryStore: Store {
         var quotas: [String: Quota] = [:]
         var ledger: [LedgerEntry] = []
         var alerts: [BudgetAlert] = []
+        var webhooks: [String: WebhookRecord] = [:]
+        /// Deliveries in the order they were queued.
+        var deliveries: [DeliveryRecord] = []
+        var deliveryIndex: [String: Int] = [:]
+        var tries: [String: [DeliveryTry]] = [:]
     }
 
     private let contents = Mutex(Contents())
@@ -33,6 +38,16 @@ public final class InMemoryStore: Store {
                 case .putQuota(let team, let quota): c.quotas[team] = quota
                 case .appendLedger(let entry): c.ledger.append(entry)
                 case .appendAlert(let alert): c.alerts.append(alert)
+                case .putWebhook(let hook): c.webhooks[hook.id] = hook
+                case .removeWebhook(let id): c.webhooks[id] = nil
+                case .putDelivery(let delivery):
+                    if let index = c.deliveryIndex[delivery.id] {
+                        c.deliveries[index] = delivery
+                    } else {
+                        c.deliveryIndex[delivery.id] = c.deliveries.count
+                        c.deliveries.append(delivery)
+                    }
+                case .appendDeliveryTry(let attempt): c.tries[attempt.delivery, default: []].append(attempt)
                 case .appendLog(let attempt, let offset, let data):
                     var log = c.logs[attempt] ?? []
                     // Chunks carry their offset; a resent chunk overwrites what it covers.
@@ -63,6 +78,7 @@ public final class InMemoryStore: Store {
             (state.tasks, state.finishedTaskCounts) = StoredState.splitTaskRows(Array(c.tasks.values), of: state.jobs)
             state.tokens = c.tokens.values.sorted { $0.id < $1.id }
             state.quotas = c.quotas
+            state.webhooks = c.webhooks.values.sorted { $0.id < $1.id }
             let today = (c.ledger.map(\.to).max() ?? Timestamp(milliseconds: 0)).day
             var spend: [String: [Int64: Int64]] = [:]
             for entry in c.ledger where entry.to.day > today - CostHistory.daysKept {
@@ -154,5 +170,38 @@ public final class InMemoryStore: Store {
 
     public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] {
         contents.withLock { c in Array(c.alerts.filter { team == nil || $0.team == team }.suffix(limit)) }
+    }
+
+    public func eventLog(after: Int64?, before: Int64?, job: JobID?, team: String?, limit: Int) async throws -> [StoredEvent] {
+        contents.withLock { c in
+            let teams = c.jobs.mapValues(\.spec.team)
+            let matching = c.events.enumerated().map { StoredEvent(id: Int64($0.offset + 1), event: $0.element) }.filter { stored in
+                (job == nil || stored.event.job == job) && (team == nil || stored.event.job.flatMap { teams[$0] } == team)
+            }
+            if let after { return Array(matching.filter { $0.id > after }.prefix(limit)) }
+            return Array(matching.filter { before == nil || $0.id < before! }.suffix(limit))
+        }
+    }
+
+    public func deliveries(webhook: String?, limit: Int) async throws -> [DeliveryRecord] {
+        contents.withLock { c in Array(c.deliveries.reversed().filter { webhook == nil || $0.webhook == webhook }.prefix(limit)) }
+    }
+
+    public func delivery(_ id: String) async throws -> DeliveryRecord? {
+        contents.withLock { c in c.deliveryIndex[id].map { c.deliveries[$0] } }
+    }
+
+    public func dueDeliveries(by now: Timestamp, limit: Int) async throws -> [DeliveryRecord] {
+        contents.withLock { c in
+            Array(c.deliveries.filter { $0.state == .pending && ($0.nextTry ?? now) <= now }.sorted { ($0.nextTry ?? now) < ($1.nextTry ?? now) }.prefix(limit))
+        }
+    }
+
+    public func nextDeliveryDue() async throws -> Timestamp? {
+        contents.withLock { c in c.deliveries.filter { $0.state == .pending }.compactMap(\.nextTry).min() }
+    }
+
+    public func deliveryTries(of delivery: String) async throws -> [DeliveryTry] {
+        contents.withLock { $0.tries[delivery] ?? [] }
     }
 }

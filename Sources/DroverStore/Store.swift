@@ -38,6 +38,20 @@ public protocol Store: Sendable {
     func ledgerEntry(_ id: Int64) async throws -> LedgerEntry?
     /// Budget alerts, most recent `limit`, oldest first, of one team or all.
     func alerts(team: String?, limit: Int) async throws -> [BudgetAlert]
+    /// Audit events for a stream: with `after`, the first `limit` after that id; without, the
+    /// most recent `limit` below `before` (all when nil). Oldest first either way. `team` keeps
+    /// only events of that team's jobs; `job` only that job's.
+    func eventLog(after: Int64?, before: Int64?, job: JobID?, team: String?, limit: Int) async throws -> [StoredEvent]
+    /// Deliveries of the webhook outbox, newest first, of one webhook or all.
+    func deliveries(webhook: String?, limit: Int) async throws -> [DeliveryRecord]
+    /// One delivery.
+    func delivery(_ id: String) async throws -> DeliveryRecord?
+    /// Pending deliveries whose next try is due by `now`, soonest first.
+    func dueDeliveries(by now: Timestamp, limit: Int) async throws -> [DeliveryRecord]
+    /// When the soonest pending delivery is due, if any is pending.
+    func nextDeliveryDue() async throws -> Timestamp?
+    /// Every try of a delivery, oldest first.
+    func deliveryTries(of delivery: String) async throws -> [DeliveryTry]
 }
 
 /// How ``Store/costReport(by:since:until:team:)`` groups the ledger.
@@ -87,6 +101,8 @@ public struct StoredState: Sendable {
     public var quotas: [String: Quota] = [:]
     /// Recent spend, alerts and ledger ids.
     public var costs = CostHistory()
+    /// Registered webhooks (kept by the coordinator beside the cluster state).
+    public var webhooks: [WebhookRecord] = []
     public var lastAttemptID: Int64
 
     public init(jobs: [JobRecord] = [], tasks: [TaskRecord] = [], activeAttempts: [AttemptRecord] = [], nodes: [NodeRecord] = [],

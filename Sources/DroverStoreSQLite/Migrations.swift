@@ -163,6 +163,47 @@ extension SQLiteStore {
             // `uid` or `none` (TaskIsolation); NULL for nodes registered before, read as `none`.
             try db.execute(sql: "ALTER TABLE nodes ADD COLUMN task_isolation TEXT")
         }
+        migrator.registerMigration("009-webhooks") { db in
+            try db.execute(sql: """
+                -- Registered webhooks; the secret is sealed by the coordinator's key.
+                CREATE TABLE webhooks (
+                    id TEXT PRIMARY KEY,
+                    url TEXT NOT NULL,
+                    events TEXT NOT NULL,
+                    team TEXT,
+                    sealed_secret TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    created_by TEXT NOT NULL
+                );
+                -- The outbox: one row per event per matching webhook, queued in the commit of the
+                -- change that caused the event. The payload is the exact body (bounded by the coordinator).
+                CREATE TABLE webhook_deliveries (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    webhook_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    tries INTEGER NOT NULL,
+                    next_try INTEGER,
+                    last_status INTEGER,
+                    last_error TEXT
+                );
+                CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_try) WHERE state = 'pending';
+                CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, seq);
+                -- The delivery log: every try, with its answer or error and how long it took.
+                CREATE TABLE webhook_tries (
+                    delivery_id TEXT NOT NULL,
+                    number INTEGER NOT NULL,
+                    at INTEGER NOT NULL,
+                    status INTEGER,
+                    error TEXT,
+                    duration_ms INTEGER NOT NULL,
+                    PRIMARY KEY (delivery_id, number)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -185,6 +185,8 @@ public final class SQLiteStore: Store {
         case .appendLog(let attempt, let offset, let data):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO logs (attempt_id, offset, data) VALUES (?, ?, ?)")
                 .execute(arguments: [attempt.rawValue, offset, Data(data)])
+        case .putWebhook, .removeWebhook, .putDelivery, .appendDeliveryTry:
+            try applyWebhook(mutation, in: db)
         }
     }
 
@@ -253,6 +255,7 @@ public final class SQLiteStore: Store {
                 state.quotas[row["team"]] = try decoder.decode(Quota.self, from: Data((row["quota"] as String).utf8))
             }
             state.costs = try Self.costHistory(db)
+            state.webhooks = try Self.webhooks(db)
             return state
         }
     }

@@ -83,6 +83,12 @@ public final class ControllableStore: Store {
         try await read { try await inner.jobIDs(team: team, state: state, before: before, limit: limit) }
     }
     public func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] { try await read { try await inner.alerts(team: team, limit: limit) } }
+    public func eventLog(after: Int64?, before: Int64?, job: JobID?, team: String?, limit: Int) async throws -> [StoredEvent] { try await read { try await inner.eventLog(after: after, before: before, job: job, team: team, limit: limit) } }
+    public func deliveries(webhook: String?, limit: Int) async throws -> [DeliveryRecord] { try await read { try await inner.deliveries(webhook: webhook, limit: limit) } }
+    public func delivery(_ id: String) async throws -> DeliveryRecord? { try await read { try await inner.delivery(id) } }
+    public func dueDeliveries(by now: Timestamp, limit: Int) async throws -> [DeliveryRecord] { try await read { try await inner.dueDeliveries(by: now, limit: limit) } }
+    public func nextDeliveryDue() async throws -> Timestamp? { try await read { try await inner.nextDeliveryDue() } }
+    public func deliveryTries(of delivery: String) async throws -> [DeliveryTry] { try await read { try await inner.deliveryTries(of: delivery) } }
 }
 
 /// What a ``ControllableStore`` throws when told to fail.

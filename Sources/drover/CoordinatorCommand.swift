@@ -60,6 +60,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var secretKeyFile: String?
     @Option(help: "Also serve GET /metrics without a token on HOST:PORT, e.g. 127.0.0.1:9464 (TLS beyond loopback, as --listen). Without it /metrics needs an admin token.")
     var metricsListen: String?
+    @Option(help: "Longest one webhook try may take, answer included, before it is cut off and retried later, e.g. 10s (default 10s).")
+    var webhookTimeout: String?
 
     func run() async throws {
         let logger = bootstrapLogging()
@@ -92,6 +94,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             ("currency", currency), ("rates", rates), ("cost-interval", costInterval), ("reserve-after", reserveAfter),
             ("placement", placement), ("store-outage-limit", storeOutageLimit), ("secret-key-file", secretKeyFile),
             ("metrics-listen", metricsListen),
+            ("webhook-timeout", webhookTimeout),
         ]
         return try resolveSettings(CoordinatorConfiguration.self, given: given, file: config)
     }

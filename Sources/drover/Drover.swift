@@ -14,7 +14,7 @@ struct Drover: AsyncParsableCommand {
         subcommands: [
             CoordinatorCommand.self, AgentCommand.self, SubmitCommand.self, JobsCommand.self, JobCommand.self, LogsCommand.self,
             WaitCommand.self, NodesCommand.self, NodeCommand.self, QuotaCommand.self, CostCommand.self, AlertsCommand.self,
-            TokenCommand.self, DemoCommand.self,
+            TokenCommand.self, WebhookCommand.self, EventsCommand.self, DemoCommand.self,
         ])
 
     /// Parses and runs a command as ArgumentParser's `main` does, but with a mistyped

@@ -24,7 +24,7 @@ import Testing
             "leaseTtl": "30s", "maxPollWait": "10s", "maxBodyBytes": "4096", "tlsCert": "/c.pem", "tlsKey": "/k.pem",
             "tlsSans": "drover.internal", "insecureHttp": "true", "defaultQuota": #"{"cpu": 8}"#, "currency": "EUR", "rates": "/r.yaml", "costInterval": "30s", "reserveAfter": "off",
             "placement": "spread", "storeOutageLimit": "1m", "secretKeyFile": "/etc/drover/secret.key",
-            "metricsListen": "127.0.0.1:9464",
+            "metricsListen": "127.0.0.1:9464", "webhookTimeout": "30s",
         ]
         #expect(Set(examples.keys) == Set(CoordinatorConfiguration.settings.map(\.key)), "a new setting needs an example here")
         for setting in CoordinatorConfiguration.settings {

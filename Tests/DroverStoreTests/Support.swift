@@ -54,6 +54,12 @@ final class ScratchSQLiteStore: Store {
     }
     func ledgerEntry(_ id: Int64) async throws -> LedgerEntry? { try await inner.ledgerEntry(id) }
     func alerts(team: String?, limit: Int) async throws -> [BudgetAlert] { try await inner.alerts(team: team, limit: limit) }
+    func eventLog(after: Int64?, before: Int64?, job: JobID?, team: String?, limit: Int) async throws -> [StoredEvent] { try await inner.eventLog(after: after, before: before, job: job, team: team, limit: limit) }
+    func deliveries(webhook: String?, limit: Int) async throws -> [DeliveryRecord] { try await inner.deliveries(webhook: webhook, limit: limit) }
+    func delivery(_ id: String) async throws -> DeliveryRecord? { try await inner.delivery(id) }
+    func dueDeliveries(by now: Timestamp, limit: Int) async throws -> [DeliveryRecord] { try await inner.dueDeliveries(by: now, limit: limit) }
+    func nextDeliveryDue() async throws -> Timestamp? { try await inner.nextDeliveryDue() }
+    func deliveryTries(of delivery: String) async throws -> [DeliveryTry] { try await inner.deliveryTries(of: delivery) }
 }
 
 let t0 = Timestamp(milliseconds: 1_700_000_000_000)
