@@ -25,7 +25,8 @@ import Testing
 
     @Test(.enabled(if: python != nil, "needs python3 with prometheus_client: run scripts/setup (it installs it into .build/venv-prometheus)"))
     func thePageParsesAndMatchesWhatTheAPIReportsAfterAKnownWorkload() async throws {
-        // Given a coordinator with an open metrics listener, one priced agent, and a team with a quota and a budget,
+        // Given a coordinator with an open metrics listener, one priced agent, and a team with a quota and a budget
+        // (so its jobs give a timeout: a budget admits only jobs whose cost is bounded),
         let cluster = try await TestCluster.start(agents: 1, agentArguments: ["--price-cpu-hour", "36"],
                                                   coordinatorArguments: ["--metrics-listen", "127.0.0.1:0", "--cost-interval", "500ms"])
         defer { cluster.stopNow() }
@@ -33,10 +34,11 @@ import Testing
         // when three jobs succeed and one fails,
         var ids: [String] = []
         for index in 0..<3 {
-            ids.append(try await cluster.client.submit(.object(["name": .string("ok-\(index)"), "team": .string("ml"), "command": .string("sleep 0.2")])).id)
+            ids.append(try await cluster.client.submit(.object(["name": .string("ok-\(index)"), "team": .string("ml"), "command": .string("sleep 0.2"),
+                                                                "timeout": .string("1m")])).id)
         }
         ids.append(try await cluster.client.submit(.object([
-            "name": .string("fails"), "team": .string("ml"), "command": .string("exit 3"), "maxAttempts": .number(1),
+            "name": .string("fails"), "team": .string("ml"), "command": .string("exit 3"), "maxAttempts": .number(1), "timeout": .string("1m"),
         ])).id)
         for id in ids { _ = try await cluster.drover(["wait", id]) }
         // (every ended attempt's cost is booked once the report is in: wait until the jobs' costs are final)
