@@ -39,7 +39,7 @@ struct PackagedAgentTests {
         }
 
         let job = try await cluster.client.submit(.object([
-            "name": .string("on-debian"), "maxAttempts": .number(1),
+            "name": .string("on-debian"), "team": .string("ml"), "maxAttempts": .number(1),
             "command": .string(#"echo "hello from Debian $(cat /etc/debian_version), uid $(id -u)"; test ! -e /opt/swift"#),
         ]))
         let waited = try await cluster.drover(["wait", job.id])
