@@ -64,16 +64,21 @@ struct DemoCommand: AsyncParsableCommand {
                 return Agent(configuration: agent, logger: logger) as any Service
             }
             let agentGroup = ServiceGroup(configuration: .init(services: agents, logger: logger))
-            group.addTask { try await agentGroup.run() }
+            let agentsRun = Task { try await agentGroup.run() }
+            // The agents stop first (each tells the coordinator it leaves), then the coordinator.
+            func stop() async {
+                await agentGroup.triggerGracefulShutdown()
+                _ = await agentsRun.result
+                await coordinatorGroup.triggerGracefulShutdown()
+            }
             do {
                 try await runPipeline(url: url, adminToken: configuration.adminToken, repo: repo, home: home, root: root)
             } catch {
-                await agentGroup.triggerGracefulShutdown()
-                await coordinatorGroup.triggerGracefulShutdown()
+                await stop()
                 throw error
             }
-            await agentGroup.triggerGracefulShutdown()
-            await coordinatorGroup.triggerGracefulShutdown()
+            await stop()
+            try await agentsRun.value
             try await group.waitForAll()
         }
         if keep { print("\nEverything is kept in \(root) (database: \(root)/coordinator/drover.sqlite).") }
@@ -82,7 +87,13 @@ struct DemoCommand: AsyncParsableCommand {
     private func runPipeline(url: String, adminToken: String, repo: String, home: String, root: String) async throws {
         let client = DroverClient(baseURL: url, token: adminToken)
         print("Drover demo: a coordinator at \(url) and 3 agents (demo-node-1..3, 2 cores each) in this process, data in \(root)\n")
+        // Where the jobs write the model and forecasts: open to every task, as /tmp is, since an
+        // agent running as root runs each task as an unprivileged uid of its own.
         let data = root + "/data"
+        for directory in [data, data + "/forecasts"] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            _ = chmod(directory, 0o1777)
+        }
         var jobs: [JobView] = []
         // A budget admits only jobs it can price, at the rates of nodes that have registered.
         let registered = ContinuousClock.now
