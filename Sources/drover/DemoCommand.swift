@@ -25,10 +25,15 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = bootstrapLogging(level: ProcessInfo.processInfo.environment["DROVER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning)
         let repo = try locateRepository()
-        let home = workloads ?? repo + "/cluster/demo"
         let root = NSTemporaryDirectory() + "drover-demo-\(ProcessInfo.processInfo.processIdentifier)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { if !keep { try? FileManager.default.removeItem(atPath: root) } }
+        // The workloads are copied beside the data: as root the agents run each task as a uid
+        // of its own, which may not enter the checkout (a clone under /root, or in a 0700 dir).
+        let home = root + "/workloads"
+        try FileManager.default.copyItem(atPath: workloads ?? repo + "/cluster/demo", toPath: home)
+        _ = chmod(root, 0o755)
+        _ = chmod(home, 0o755)
 
         var configuration = CoordinatorConfiguration()
         configuration.host = "127.0.0.1"
