@@ -55,7 +55,8 @@ struct CapacityTests {
         func submit(_ name: String, tasks: Int) async throws -> String {
             try await cluster.client.submit(.object([
                 "name": .string(name), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(Double(tasks)),
-                "command": .string("sleep 5"), "resources": .object(["cpu": .number(1), "memory": .string("64MiB")]),
+                // Long enough to run until the test cancels it, however loaded the machine.
+                "command": .string("sleep 120"), "resources": .object(["cpu": .number(1), "memory": .string("64MiB")]),
             ])).id
         }
         let first = try await submit("first", tasks: 1)

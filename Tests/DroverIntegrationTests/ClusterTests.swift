@@ -108,21 +108,27 @@ struct ClusterTests {
     @Test func trainingProgressIsVisibleWhileItRuns() async throws {
         let cluster = try await TestCluster.start(agents: 1)
         defer { cluster.stopNow() }
+        // The last epoch waits (up to a minute) until the test has seen progress, so a loaded
+        // machine cannot end the job before its progress is read.
+        let drop = try cluster.sharedDirectory("drop")
         let script = """
             for i in 1 2 3 4 5 6 7 8; do
               echo "{\\"progress\\": $(echo "scale=3; $i/8" | bc 2>/dev/null || echo 0.$i), \\"metrics\\": {\\"loss\\": 0.$((9 - i))}}" >> "$DROVER_PROGRESS_FILE"
               echo "epoch $i"; sleep 0.4
             done
+            n=0; while [ ! -e "$DROP/seen" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
             """
         let job = try await cluster.client.submit(.object([
             "name": .string("train"), "team": .string("research"), "kind": .string("training"), "command": .string(script),
+            "env": .object(["DROP": .string(drop)]),
         ]))
         var seen: JSONValue?
-        try await cluster.waitUntil("progress reported while running", timeout: .seconds(20)) {
+        try await cluster.waitUntil("progress reported while running", timeout: .seconds(60)) {
             let view = try await cluster.client.jobSummary(job.id)
             if view.state == .running, let progress = view.progress { seen = progress }
             return seen != nil || view.isFinished
         }
+        FileManager.default.createFile(atPath: drop + "/seen", contents: nil)
         guard case .object(let fields)? = seen, case .object(let metrics)? = fields["metrics"] else {
             Issue.record("no progress seen while running: \(String(describing: seen))")
             return
