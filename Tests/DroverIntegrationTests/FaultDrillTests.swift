@@ -66,14 +66,17 @@ struct FaultDrillTests {
         let cluster = try await TestCluster.start(agents: 1, leaseTTL: "2s")
         defer { cluster.stopNow() }
         let pids = try cluster.sharedDirectory("pids")
-        // Shard 0's first attempt ends while its agent is frozen (a late report); shard 1's
-        // first attempt would run for a minute (an orphan its agent must kill).
+        // Shard 0's first attempt ends once its agent is frozen (the test says so in `frozen`),
+        // so its report is late; shard 1's first attempt would run for a minute (an orphan its
+        // agent must kill).
         let job = try await cluster.client.submit(.object([
             "name": .string("frozen"), "team": .string("ml"), "kind": .string("batch"), "tasks": .number(2),
             "command": .string("""
                 if [ "$DROVER_ATTEMPT" = 1 ]; then
                   echo $$ > \(pids)/shard-$DROVER_TASK_INDEX
-                  if [ "$DROVER_TASK_INDEX" = 0 ]; then sleep 1.5; else sleep 60; fi
+                  if [ "$DROVER_TASK_INDEX" = 0 ]; then
+                    n=0; while [ ! -e \(pids)/frozen ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done; sleep 0.5
+                  else sleep 60; fi
                 fi
                 echo attempt $DROVER_ATTEMPT
                 """),
@@ -85,6 +88,7 @@ struct FaultDrillTests {
         let orphan = try #require(Int32(try String(contentsOfFile: pids + "/shard-1", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         try cluster.startAgent(name: "agent-2", arguments: ["--cpu", "4", "--memory", "8GiB", "--gpu", "0"])
         await cluster.signalAgent("agent-1", SIGSTOP)
+        FileManager.default.createFile(atPath: pids + "/frozen", contents: nil)
         try await cluster.waitUntil("both shards done on agent-2", timeout: .seconds(15)) {
             try await cluster.client.jobSummary(job.id).tasks.succeeded == 2
         }
